@@ -1,0 +1,398 @@
+"""Tests of valint.claims: verdicts on synthetic tables built to hold, to fail and to be
+inconclusive, and the Fig. 4b / Fig. 5 ledger rows on the authors' per-seed data."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from valint import claims
+
+PAPER_DIR = Path(__file__).parents[2] / "shared" / "paper"
+
+
+def authors_csv(name: str) -> pd.DataFrame:
+    """One of the authors' per-seed CSVs (PAPER.md §10), ``replicate`` used as ``seed``."""
+    path = PAPER_DIR / name
+    if not path.exists():
+        pytest.skip(f"authors' reference data not available at {path}")
+    return pd.read_csv(path).rename(columns={"replicate": "seed"})
+
+
+def verdicts(ledger: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(ledger["claim_id"], ledger["verdict"], strict=True))
+
+
+def make_curves(
+    levels: dict[str, float | list[float]],
+    *,
+    phase1: float = 2.0,
+    n_seeds: int = 10,
+    episodes: int = 50,
+    noise: float = 0.1,
+    value: str = "goals_per_episode",
+    rng_seed: int = 0,
+) -> pd.DataFrame:
+    """A ``curves`` table: flat phase-1 level, then a flat phase-2 level per condition (one
+    for all seeds, or a list with one level per seed)."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for seed in range(n_seeds):
+        offset = rng.normal(0, 0.05)
+        for episode in range(1, episodes + 1):
+            rows.append({"seed": seed, "condition": "oracle", "phase": 1, "episode": episode,
+                         value: phase1 + offset + rng.normal(0, noise)})
+        for condition, level in levels.items():
+            if isinstance(level, list):
+                level = level[seed]
+            for episode in range(episodes + 1, 2 * episodes + 1):
+                rows.append({"seed": seed, "condition": condition, "phase": 2,
+                             "episode": episode, value: level + offset + rng.normal(0, noise)})
+    frame = pd.DataFrame(rows)
+    frame["env_steps"] = frame["episode"] * 20
+    frame["internal_reward"] = math.nan
+    return frame
+
+
+def make_ood(means: dict[str, float], *, n_seeds: int, layouts: tuple[str, ...] = ("random",),
+             rng_seed: int = 0) -> pd.DataFrame:
+    """An ``ood`` table. Each condition gets the same set of noise values, permuted, so two
+    conditions with equal ``means`` have exactly equal sample means."""
+    rng = np.random.default_rng(rng_seed)
+    base = rng.normal(0, 0.05, size=(n_seeds, len(layouts)))
+    rows = []
+    for k, (condition, mean) in enumerate(means.items()):
+        shuffled = np.roll(base, k, axis=0)
+        for seed in range(n_seeds):
+            for j, layout in enumerate(layouts):
+                rows.append({"seed": seed, "condition": condition, "layout": layout,
+                             "ood_reward": mean + 0.1 * j + shuffled[seed, j]})
+    return pd.DataFrame(rows)
+
+
+def check_ledger(ledger: pd.DataFrame, profile: str) -> None:
+    assert list(ledger.columns) == list(claims.LEDGER_COLUMNS)
+    assert set(ledger["verdict"]) <= {"holds", "fails", "inconclusive"}
+    assert (ledger["profile"] == profile).all()
+    for _, entry in ledger.iterrows():
+        paper = claims.PAPER_CLAIMS[entry["claim_id"]]
+        assert (entry["figure"], entry["claim"], entry["paper"]) == (
+            paper["figure"], paper["claim"], paper["paper"])
+        assert entry["measured"] and entry["method"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning curves: Figs. 1, 4a, 7
+# ---------------------------------------------------------------------------------------------
+
+
+def test_claims_fig1_holds_when_behaviour_collapses():
+    ledger = claims.claims_fig1({"curves": make_curves({"none": 0.2})}, profile="smoke")
+    check_ledger(ledger, "smoke")
+    assert verdicts(ledger) == {"fig1_none_unlearns": "holds"}
+    assert ledger["n_seeds"].iloc[0] == 10
+
+
+def test_claims_fig1_fails_when_behaviour_persists():
+    ledger = claims.claims_fig1({"curves": make_curves({"none": 2.0})}, profile="smoke")
+    assert verdicts(ledger) == {"fig1_none_unlearns": "fails"}
+
+
+def test_claims_fig1_fails_on_small_significant_drop():
+    # Significantly lower, but by ~5 %: a meaningful drop (25 %) is ruled out.
+    ledger = claims.claims_fig1({"curves": make_curves({"none": 1.9}, noise=0.02)},
+                                profile="smoke")
+    assert verdicts(ledger) == {"fig1_none_unlearns": "fails"}
+
+
+def test_claims_fig1_inconclusive_with_two_noisy_seeds():
+    # One seed collapses, the other does not.
+    curves = make_curves({"none": [0.2, 2.2]}, n_seeds=2)
+    ledger = claims.claims_fig1({"curves": curves}, profile="smoke")
+    assert verdicts(ledger) == {"fig1_none_unlearns": "inconclusive"}
+
+
+def test_claims_fig4_curves_hold_fail_inconclusive():
+    ood = make_ood({"frozen": 0.5, "isr": 0.7, "oracle": 0.7}, n_seeds=10)
+    held = claims.claims_fig4({"curves": make_curves({"none": 0.2, "isr": 2.0}), "ood": ood},
+                              profile="paper")
+    check_ledger(held, "paper")
+    assert verdicts(held)["fig4_none_unlearns"] == "holds"
+    assert verdicts(held)["fig4_isr_no_loss"] == "holds"
+
+    failed = claims.claims_fig4({"curves": make_curves({"none": 2.0, "isr": 1.0}), "ood": ood},
+                                profile="paper")
+    assert verdicts(failed)["fig4_none_unlearns"] == "fails"
+    assert verdicts(failed)["fig4_isr_no_loss"] == "fails"
+
+    curves = make_curves({"none": [0.2, 2.2], "isr": [1.0, 2.4]}, n_seeds=2)
+    unclear = claims.claims_fig4({"curves": curves, "ood": ood}, profile="smoke")
+    assert verdicts(unclear)["fig4_none_unlearns"] == "inconclusive"
+    assert verdicts(unclear)["fig4_isr_no_loss"] == "inconclusive"
+
+
+def test_claims_fig7_uses_partner_goals():
+    value = "partner_goals_per_episode"
+    held = claims.claims_fig7({"curves": make_curves({"isr": 2.0, "none": 0.1, "oracle": 2.0},
+                                                     value=value)}, profile="quick")
+    check_ledger(held, "quick")
+    assert verdicts(held) == {"fig7_isr_helping_continues": "holds",
+                              "fig7_none_helping_decays": "holds"}
+    assert value in held["measured"].iloc[0]
+    failed = claims.claims_fig7({"curves": make_curves({"isr": 0.5, "none": 2.0}, value=value)},
+                                profile="quick")
+    assert verdicts(failed) == {"fig7_isr_helping_continues": "fails",
+                                "fig7_none_helping_decays": "fails"}
+
+
+# ---------------------------------------------------------------------------------------------
+# OOD: Figs. 4b and 5
+# ---------------------------------------------------------------------------------------------
+
+
+def fig4_ledger(ood: pd.DataFrame) -> dict[str, str]:
+    curves = make_curves({"none": 0.2, "isr": 2.0})
+    return verdicts(claims.claims_fig4({"curves": curves, "ood": ood}, profile="smoke"))
+
+
+def test_claims_fig4_ood_holds():
+    result = fig4_ledger(make_ood({"frozen": 0.5, "isr": 0.7, "oracle": 0.7}, n_seeds=10))
+    assert result["fig4_isr_gt_frozen_ood"] == "holds"
+    assert result["fig4_isr_eq_oracle_ood"] == "holds"
+
+
+def test_claims_fig4_ood_fails():
+    result = fig4_ledger(make_ood({"frozen": 0.7, "isr": 0.5, "oracle": 0.9}, n_seeds=10))
+    assert result["fig4_isr_gt_frozen_ood"] == "fails"
+    assert result["fig4_isr_eq_oracle_ood"] == "fails"
+
+
+def test_claims_fig4_ood_inconclusive_with_few_seeds():
+    result = fig4_ledger(make_ood({"frozen": 0.5, "isr": 0.5, "oracle": 0.5}, n_seeds=3))
+    assert result["fig4_isr_gt_frozen_ood"] == "inconclusive"
+    assert result["fig4_isr_eq_oracle_ood"] == "inconclusive"
+
+
+def test_claims_fig4_on_authors_data():
+    ood = authors_csv("fig4b_authors_per_seed.csv")
+    ledger = claims.claims_fig4({"curves": make_curves({"none": 0.2, "isr": 2.0}), "ood": ood},
+                                profile="authors")
+    result = verdicts(ledger)
+    assert result["fig4_isr_gt_frozen_ood"] == "holds"
+    assert result["fig4_isr_eq_oracle_ood"] == "holds"
+    measured = ledger.set_index("claim_id")["measured"]
+    assert "t(18) = -2.38, p = 0.029" in measured["fig4_isr_gt_frozen_ood"]
+    assert "t(18) = -1.02, p = 0.320" in measured["fig4_isr_eq_oracle_ood"]
+
+
+def test_claims_fig5_on_authors_data_published_vs_mixed():
+    ledger = claims.claims_fig5({"ood": authors_csv("fig5_authors_per_seed.csv")},
+                                profile="authors")
+    check_ledger(ledger, "authors")
+    assert verdicts(ledger) == {
+        "fig5_isr_gt_frozen_published": "holds",
+        "fig5_isr_eq_oracle_published": "holds",
+        "fig5_isr_gt_frozen_mixed": "holds",
+        # Pooled over layouts with a random intercept per seed, the ISR is below the oracle.
+        "fig5_isr_eq_oracle_mixed": "fails",
+    }
+    measured = ledger.set_index("claim_id")["measured"]
+    assert "in layout T" in measured["fig5_isr_gt_frozen_published"]
+    assert "t(90) = -3.66, p < 0.001" in measured["fig5_isr_gt_frozen_published"]
+    assert "t(90) = -1.12, p = 0.265" in measured["fig5_isr_eq_oracle_published"]
+    assert (ledger["n_seeds"] == 10).all()
+
+
+def test_claims_fig5_synthetic_hold_and_inconclusive():
+    layouts = ("4 rooms", "T", "U", "plus", "x")
+    held = claims.claims_fig5(
+        {"ood": make_ood({"frozen": 0.3, "isr": 0.6, "oracle": 0.6}, n_seeds=10,
+                         layouts=layouts)},
+        profile="smoke",
+    )
+    assert set(verdicts(held).values()) == {"holds"}
+    unclear = claims.claims_fig5(
+        {"ood": make_ood({"frozen": 0.5, "isr": 0.5, "oracle": 0.5}, n_seeds=3,
+                         layouts=layouts)},
+        profile="smoke",
+    )
+    assert set(verdicts(unclear).values()) == {"inconclusive"}
+
+
+def test_claims_fig5_mixed_model_not_converged_is_inconclusive(monkeypatch):
+    ood = make_ood({"frozen": 0.3, "isr": 0.6, "oracle": 0.9}, n_seeds=10,
+                   layouts=("T", "U"))
+    fitted = claims.stats.mixed_model_condition_layout(ood)
+    assert fitted["converged"].all()
+    before = claims.claims_fig5({"ood": ood}, profile="smoke").set_index("claim_id")
+    assert before.loc["fig5_isr_gt_frozen_mixed", "verdict"] == "holds"
+    assert before.loc["fig5_isr_eq_oracle_mixed", "verdict"] == "fails"
+    failed_fit = fitted.assign(converged=False, warnings="ConvergenceWarning: synthetic")
+    monkeypatch.setattr(claims.stats, "mixed_model_condition_layout", lambda frame: failed_fit)
+    ledger = claims.claims_fig5({"ood": ood}, profile="smoke").set_index("claim_id")
+    assert ledger.loc["fig5_isr_gt_frozen_published", "verdict"] == "holds"
+    assert ledger.loc["fig5_isr_gt_frozen_mixed", "verdict"] == "inconclusive"
+    assert ledger.loc["fig5_isr_eq_oracle_mixed", "verdict"] == "inconclusive"
+    assert "ConvergenceWarning: synthetic" in ledger.loc["fig5_isr_gt_frozen_mixed", "method"]
+
+
+# ---------------------------------------------------------------------------------------------
+# ISR: Fig. 3
+# ---------------------------------------------------------------------------------------------
+
+
+def make_isr_curve(gaps: list[float], *, points: int = 20) -> pd.DataFrame:
+    """Per seed, a falling train curve and a test curve ``(1 + gap)`` times it."""
+    rows = []
+    for seed, gap in enumerate(gaps):
+        for k in range(1, points + 1):
+            train = 0.01 + 0.1 / k
+            rows.append({"seed": seed, "draws": 100 * k, "split": "train", "mse": train})
+            rows.append({"seed": seed, "draws": 100 * k, "split": "test",
+                         "mse": train * (1 + gap)})
+    return pd.DataFrame(rows)
+
+
+def make_data_size(exponent: float, *, n_seeds: int = 5) -> pd.DataFrame:
+    rows = []
+    for seed in range(n_seeds):
+        for size in (9216, 18432, 36864, 73728):
+            wobble = 0.1 if (seed + size // 9216) % 2 else -0.1
+            rows.append({"seed": seed, "isr_train_transitions": size,
+                         "isr_test_mse": 10 ** (exponent * math.log10(size) - 1 + wobble)})
+    return pd.DataFrame(rows)
+
+
+def test_claims_fig3_holds():
+    tables = {"isr_curve": make_isr_curve([0.02, -0.02, 0.01, -0.01, 0.0]),
+              "isr_data_size": make_data_size(-1.0)}
+    ledger = claims.claims_fig3(tables, profile="smoke")
+    check_ledger(ledger, "smoke")
+    assert verdicts(ledger) == {"fig3_isr_no_train_test_gap": "holds",
+                                "fig3_isr_loss_decreases_with_data": "holds"}
+
+
+def test_claims_fig3_fails():
+    tables = {"isr_curve": make_isr_curve([1.0, 1.1, 0.9, 1.05, 0.95]),
+              "isr_data_size": make_data_size(+1.0)}
+    assert verdicts(claims.claims_fig3(tables, profile="smoke")) == {
+        "fig3_isr_no_train_test_gap": "fails",
+        "fig3_isr_loss_decreases_with_data": "fails",
+    }
+
+
+def test_claims_fig3_inconclusive():
+    # One seed: no gap test; a flat data-size trend with symmetric wobble: slope 0.
+    tables = {"isr_curve": make_isr_curve([0.0]), "isr_data_size": make_data_size(0.0)}
+    assert verdicts(claims.claims_fig3(tables, profile="smoke")) == {
+        "fig3_isr_no_train_test_gap": "inconclusive",
+        "fig3_isr_loss_decreases_with_data": "inconclusive",
+    }
+
+
+def test_claims_fig3_on_authors_data_size():
+    tables = {"isr_curve": make_isr_curve([0.02, -0.02, 0.01, -0.01, 0.0]),
+              "isr_data_size": authors_csv("fig3b_authors_per_seed.csv")}
+    ledger = claims.claims_fig3(tables, profile="authors")
+    assert verdicts(ledger)["fig3_isr_loss_decreases_with_data"] == "holds"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reward hacking: Fig. 6
+# ---------------------------------------------------------------------------------------------
+
+
+def make_fig6_curves(internal_slope: float, goals_slope: float, *, n_seeds: int = 6,
+                     episodes: int = 40) -> pd.DataFrame:
+    """Linear trends per seed plus a +-0.01 wobble that cancels across seeds."""
+    rows = []
+    for seed in range(n_seeds):
+        wobble = 0.01 * (1 if seed % 2 else -1)
+        for episode in range(1, episodes + 1):
+            t = episode / episodes
+            rows.append({"seed": seed, "episode": episode, "env_steps": 20 * episode,
+                         "internal_reward": 0.1 + internal_slope * t + wobble * t + 0.01 * seed,
+                         "goals_per_episode": 0.5 + goals_slope * t + wobble * t})
+    return pd.DataFrame(rows)
+
+
+def test_claims_fig6_hold_fail_inconclusive():
+    held = claims.claims_fig6({"curves": make_fig6_curves(1.0, 0.0)}, profile="smoke")
+    check_ledger(held, "smoke")
+    assert verdicts(held) == {"fig6_reward_hacking": "holds"}
+    really_learning = claims.claims_fig6({"curves": make_fig6_curves(1.0, 1.0)}, profile="smoke")
+    assert verdicts(really_learning) == {"fig6_reward_hacking": "fails"}
+    falling = claims.claims_fig6({"curves": make_fig6_curves(-1.0, 0.0)}, profile="smoke")
+    assert verdicts(falling) == {"fig6_reward_hacking": "fails"}
+    flat = claims.claims_fig6({"curves": make_fig6_curves(0.0, 0.0)}, profile="smoke")
+    assert verdicts(flat) == {"fig6_reward_hacking": "inconclusive"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict rules and dispatch
+# ---------------------------------------------------------------------------------------------
+
+
+def window_row(estimate: float, p_value: float, relative: float, low: float) -> pd.Series:
+    return pd.Series({"estimate": estimate, "p_value": p_value, "relative_change": relative,
+                      "relative_ci_low": low})
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (window_row(-1.5, 0.001, -0.75, -0.9), "holds"),
+        (window_row(-0.1, 0.001, -0.05, -0.08), "fails"),  # a meaningful drop is ruled out
+        (window_row(0.5, 0.001, 0.25, 0.1), "fails"),  # significantly higher
+        (window_row(-0.4, 0.01, -0.2, -0.35), "inconclusive"),  # significant but small point drop
+        (window_row(-1.0, 0.2, -0.5, -1.5), "inconclusive"),
+        (window_row(-1.0, math.nan, math.nan, math.nan), "inconclusive"),
+    ],
+)
+def test_verdict_unlearning(row, expected):
+    assert claims.verdict_unlearning(row, alpha=0.05, min_relative_drop=0.25) == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (window_row(-0.01, 0.6, -0.005, -0.05), "holds"),
+        (window_row(0.3, 0.001, 0.15, 0.05), "holds"),  # a gain is no loss
+        (window_row(-0.05, 0.01, -0.025, -0.04), "fails"),  # small but measurable loss
+        (window_row(-0.1, 0.3, -0.05, -0.3), "inconclusive"),  # a big loss is not ruled out
+    ],
+)
+def test_verdict_no_loss(row, expected):
+    assert claims.verdict_no_loss(row, alpha=0.05, margin=0.10) == expected
+
+
+def test_verdict_no_difference_needs_seeds():
+    row = pd.Series({"estimate": -0.04, "p_value": 0.3})
+    assert claims.verdict_no_difference(row, n_seeds=10, alpha=0.05, min_seeds=5) == "holds"
+    assert claims.verdict_no_difference(row, n_seeds=2, alpha=0.05, min_seeds=5) == "inconclusive"
+    row["p_value"] = 0.01
+    assert claims.verdict_no_difference(row, n_seeds=2, alpha=0.05, min_seeds=5) == "fails"
+
+
+def test_figure_claims_dispatch_and_unknown_figure():
+    tables = {"curves": make_curves({"none": 0.2})}
+    pd.testing.assert_frame_equal(claims.figure_claims("fig1", tables, profile="smoke"),
+                                  claims.claims_fig1(tables, profile="smoke"))
+    assert claims.figure_claims("fig2", {}, profile="smoke").empty
+    with pytest.raises(ValueError, match="unknown figure"):
+        claims.figure_claims("fig9", tables, profile="smoke")
+    with pytest.raises(ValueError, match="need the table 'ood'"):
+        claims.figure_claims("fig5", tables, profile="smoke")
+
+
+def test_paper_claims_carry_the_papers_numbers():
+    paper = {key: entry["paper"] for key, entry in claims.PAPER_CLAIMS.items()}
+    assert "p < 0.05" in paper["fig4_isr_gt_frozen_ood"]
+    assert "p = 0.32" in paper["fig4_isr_eq_oracle_ood"]
+    assert "t = -3.66, p < 0.001" in paper["fig5_isr_gt_frozen_published"]
+    assert "t = 1.12, p = 0.27" in paper["fig5_isr_eq_oracle_published"]
+    figures = {entry["figure"] for entry in claims.PAPER_CLAIMS.values()}
+    assert figures == {"fig1", "fig3", "fig4", "fig5", "fig6", "fig7"}

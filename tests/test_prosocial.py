@@ -1,0 +1,454 @@
+"""Tests of the two-agent prosocial world of Fig. 7 (PAPER.md §7): layouts, the scripted
+partner, `ProsocialEnv` (MiniGrid) and its batched twin `ProsocialBatch`."""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from valint.prosocial import (
+    EFFORT_COST,
+    MAX_STEPS,
+    N_INTERIOR_WALLS,
+    ProsocialActions,
+    ProsocialBatch,
+    ProsocialEnv,
+    partner_route,
+    prosocial_mazes,
+    render_prosocial,
+    sample_prosocial_layout,
+)
+
+INTERIOR = [(x, y) for y in range(1, 6) for x in range(1, 6)]
+DIRS = [(1, 0), (0, 1), (-1, 0), (0, -1)]
+
+
+# --- a slow, independent reference of the layout rules (PAPER.md §7) -----------------------
+
+
+def _neighbours(cell, free):
+    return [(cell[0] + dx, cell[1] + dy) for dx, dy in DIRS if (cell[0] + dx, cell[1] + dy) in free]
+
+
+def _component(start, cells):
+    seen, queue = {start}, deque([start])
+    while queue:
+        for nxt in _neighbours(queue.popleft(), cells):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return frozenset(seen)
+
+
+def _forbidden_block(walls, x, y):
+    """The 2x2 block with top-left (x, y) is all wall, all free or a checkerboard."""
+    block = [(x, y) in walls, (x + 1, y) in walls, (x, y + 1) in walls, (x + 1, y + 1) in walls]
+    checkerboard = block in ([True, False, False, True], [False, True, True, False])
+    return all(block) or not any(block) or checkerboard
+
+
+def _blocks_ok(walls):
+    return not any(_forbidden_block(walls, x, y) for x in range(1, 5) for y in range(1, 5))
+
+
+def _is_corridor_maze(walls):
+    free = set(INTERIOR) - set(walls)
+    return (
+        len(set(walls)) == N_INTERIOR_WALLS
+        and _blocks_ok(set(walls))
+        and _component(min(free, key=lambda c: (c[1], c[0])), free) == free
+    )
+
+
+def _tree_degrees(free):
+    """BFS tree from the first free cell in row-major order; parent = the closer neighbour
+    with the smallest row-major index."""
+    key = lambda c: (c[1], c[0])  # noqa: E731
+    root = min(free, key=key)
+    depth, queue = {root: 0}, deque([root])
+    while queue:
+        cell = queue.popleft()
+        for nxt in _neighbours(cell, free):
+            if nxt not in depth:
+                depth[nxt] = depth[cell] + 1
+                queue.append(nxt)
+    degree = dict.fromkeys(free, 0)
+    for cell in free:
+        if cell != root:
+            closer = [n for n in _neighbours(cell, free) if depth[n] == depth[cell] - 1]
+            parent = min(closer, key=key)
+            degree[cell] += 1
+            degree[parent] += 1
+    return degree
+
+
+def _dead_ends(free):
+    return {c for c in free if len(_neighbours(c, free)) == 1}
+
+
+def _structures(walls):
+    """Set of (ball, partner-side dead ends, goal-side dead ends) of a corridor maze."""
+    free = set(INTERIOR) - set(walls)
+    degree = _tree_degrees(free)
+    dead = _dead_ends(free)
+    out = set()
+    for ball in (c for c in free if degree[c] == max(degree.values())):
+        rest = free - {ball}
+        sides = {_component(n, rest) for n in _neighbours(ball, free)}
+        for partner_side in sides:
+            for goal_side in sides - {partner_side}:
+                if len(partner_side & dead) >= 1 and len(goal_side & dead) >= 2:
+                    out.add((ball, frozenset(partner_side & dead), frozenset(goal_side & dead)))
+    return out
+
+
+def _all_corridor_mazes():
+    """Every wall set passing the 2x2 rule and connectivity, by a cell-by-cell search."""
+    found = []
+
+    def extend(index, walls):
+        if len(walls) > N_INTERIOR_WALLS or len(walls) + 25 - index < N_INTERIOR_WALLS:
+            return
+        if index == 25:
+            if _is_corridor_maze(walls):
+                found.append(frozenset(walls))
+            return
+        x, y = INTERIOR[index]
+        for is_wall in (False, True):
+            new = walls | {(x, y)} if is_wall else walls
+            if x > 1 and y > 1 and _forbidden_block(new, x - 1, y - 1):
+                continue
+            extend(index + 1, new)
+
+    extend(0, frozenset())
+    return found
+
+
+def _cells(mask):
+    return frozenset(c for b, c in enumerate(INTERIOR) if mask >> b & 1)
+
+
+# --- layouts ---------------------------------------------------------------------------------
+
+
+def test_prosocial_mazes_match_a_slow_reference_enumeration():
+    mazes = prosocial_mazes()
+    table = {}
+    for m in range(mazes.n_mazes):
+        rows = range(mazes.structure_start[m], mazes.structure_start[m + 1])
+        table[_cells(int(mazes.wall_masks[m]))] = {
+            (
+                INTERIOR[mazes.ball[s]],
+                _cells(int(mazes.partner_dead_ends[s])),
+                _cells(int(mazes.goal_dead_ends[s])),
+            )
+            for s in rows
+        }
+    reference = {}
+    for walls in _all_corridor_mazes():
+        structures = _structures(walls)
+        if structures:
+            reference[walls] = structures
+    assert table == reference
+    assert mazes.n_mazes == 2919
+    assert mazes.n_structures == 11828
+
+
+def test_sample_prosocial_layout_invariants_hold_on_many_draws():
+    rng = np.random.default_rng(0)
+    for _ in range(1500):
+        draw = sample_prosocial_layout(rng)
+        walls = set(draw.walls)
+        free = set(INTERIOR) - walls
+        assert len(draw.walls) == N_INTERIOR_WALLS == len(walls)
+        assert _is_corridor_maze(walls)
+        degree = _tree_degrees(free)
+        assert degree[draw.ball] == max(degree.values())
+        dead = _dead_ends(free)
+        assert {draw.partner_pos, draw.goal, draw.learner_pos} <= dead
+        partner_side = _component(draw.partner_pos, free - {draw.ball})
+        goal_side = _component(draw.goal, free - {draw.ball})
+        assert draw.goal not in partner_side
+        assert draw.learner_pos in goal_side and draw.learner_pos != draw.goal
+        assert draw.partner_dir in range(4) and draw.learner_dir in range(4)
+
+
+def test_sample_prosocial_layout_makes_the_documented_rng_calls():
+    mazes = prosocial_mazes()
+    for seed in range(20):
+        draw = sample_prosocial_layout(np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        m = int(rng.integers(mazes.n_mazes))
+        first, stop = mazes.structure_start[m], mazes.structure_start[m + 1]
+        s = int(first + rng.integers(stop - first))
+        partner_cells = sorted(_cells(int(mazes.partner_dead_ends[s])), key=lambda c: (c[1], c[0]))
+        goal_cells = sorted(_cells(int(mazes.goal_dead_ends[s])), key=lambda c: (c[1], c[0]))
+        partner = partner_cells[rng.integers(len(partner_cells))]
+        goal = goal_cells.pop(rng.integers(len(goal_cells)))
+        learner = goal_cells[rng.integers(len(goal_cells))]
+        assert (partner, goal, learner) == (draw.partner_pos, draw.goal, draw.learner_pos)
+        assert (int(rng.integers(4)), int(rng.integers(4))) == (draw.partner_dir, draw.learner_dir)
+        assert set(draw.walls) == _cells(int(mazes.wall_masks[m]))
+
+
+def test_partner_route_runs_a_shortest_path_through_the_ball():
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        draw = sample_prosocial_layout(rng)
+        route = partner_route(draw.walls, draw.goal)
+        free = set(INTERIOR) - set(draw.walls)
+        cell, path = draw.partner_pos, [draw.partner_pos]
+        while cell != draw.goal:
+            dx, dy = DIRS[route[cell]]
+            cell = (cell[0] + dx, cell[1] + dy)
+            assert cell in free
+            path.append(cell)
+        depth, queue = {draw.partner_pos: 0}, deque([draw.partner_pos])
+        while queue:
+            c = queue.popleft()
+            for n in _neighbours(c, free):
+                if n not in depth:
+                    depth[n] = depth[c] + 1
+                    queue.append(n)
+        assert len(path) - 1 == depth[draw.goal]
+        assert draw.ball in path
+
+
+# --- the MiniGrid environment ----------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:.*not having a spec")
+def test_prosocial_env_passes_check_env():
+    check_env(ProsocialEnv(), skip_render_check=True)
+    check_env(ProsocialEnv(render_mode="rgb_array"))
+
+
+def test_prosocial_env_observation_has_the_paper_landmarks():
+    env = ProsocialEnv()
+    for seed in range(30):
+        obs, info = env.reset(seed=seed)
+        assert obs.shape == (9, 9, 4) and obs.dtype == np.uint8
+        assert tuple(obs[4, 4, :3]) == (10, 0, env.agent_dir)
+        front = env.grid.get(*env.front_pos)
+        right = env.grid.get(*(np.array(env.agent_pos) + env.right_vec))
+        assert tuple(obs[3, 4, :3]) == (front.encode() if front else (1, 0, 0))
+        assert tuple(obs[4, 5, :3]) == (right.encode() if right else (1, 0, 0))
+        row, col = info["partner_view_pos"]
+        assert tuple(obs[row, col, :3]) == (10, 2, env.partner.dir)
+        assert np.sum(obs[:, :, 3]) == 1
+        assert np.sum((obs[:, :, 0] == 6) & (obs[:, :, 1] == 4)) == 1
+        assert np.sum(obs[:, :, 0] == 2) >= N_INTERIOR_WALLS
+
+
+def test_prosocial_env_forward_costs_effort_also_when_blocked():
+    env = ProsocialEnv()
+    env.reset(seed=3)
+    while env.grid.get(*env.front_pos) is None or env.grid.get(*env.front_pos).type != "wall":
+        _, reward, _, _, info = env.step(ProsocialActions.left)
+        assert reward == 0.0 == info["effort_cost"]
+    pos = env.agent_pos
+    _, reward, terminated, _, info = env.step(ProsocialActions.forward)
+    assert reward == EFFORT_COST == info["effort_cost"] == -0.009
+    assert env.agent_pos == pos and not terminated
+    for action in (ProsocialActions.still, ProsocialActions.right, ProsocialActions.pickup):
+        assert env.step(action)[1] == 0.0
+
+
+def test_prosocial_env_episodes_last_exactly_100_steps():
+    env = ProsocialEnv()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for t in range(1, MAX_STEPS + 1):
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(5)))
+        assert not terminated
+        assert truncated == (t == MAX_STEPS)
+
+
+def test_partner_never_reaches_its_goal_while_the_ball_stays():
+    env = ProsocialEnv()
+    for seed in range(20):
+        env.reset(seed=seed)
+        ball = env.layout.ball
+        for _ in range(MAX_STEPS):
+            _, _, _, _, info = env.step(ProsocialActions.still)
+            assert not info["goal_reached"]
+            assert env.partner_pos != ball
+            assert info["partner_action"] in (1, 2, 3)
+    batch = ProsocialBatch(range(40))
+    batch.reset()
+    for _ in range(3 * MAX_STEPS):
+        step = batch.step(np.zeros(40, dtype=int))
+        assert not step.goal_reached.any()
+
+
+def _plan(env, targets):
+    """Learner's next action along a shortest path to any of `targets` (walls, ball and
+    partner are obstacles); None when it stands on one."""
+    start = tuple(env.agent_pos)
+    if start in targets:
+        return None
+    previous, queue = {start: None}, deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell in targets:
+            break
+        for dx, dy in DIRS:
+            nxt = (cell[0] + dx, cell[1] + dy)
+            obj = env.grid.get(*nxt)
+            if nxt not in previous and (obj is None or obj.can_overlap()):
+                previous[nxt] = cell
+                queue.append(nxt)
+    if cell not in targets:
+        return None
+    while previous[cell] != start:
+        cell = previous[cell]
+    return _turn_or_forward(env, DIRS.index((cell[0] - start[0], cell[1] - start[1])))
+
+
+def _turn_or_forward(env, direction):
+    turn = (direction - env.agent_dir) % 4
+    return {0: ProsocialActions.forward, 1: ProsocialActions.right, 3: ProsocialActions.left}.get(
+        turn, ProsocialActions.right
+    )
+
+
+def _helper_action(env):
+    """Walk next to the ball, face it and pick it up; then go back to the learner's first
+    cell, a dead end that is never on the partner's path, and stay there."""
+    ball = env.layout.ball
+    if not env.ball_present:
+        return _plan(env, {env.layout.learner_pos}) or ProsocialActions.still
+    adjacent = {(ball[0] + dx, ball[1] + dy) for dx, dy in DIRS}
+    action = _plan(env, adjacent)
+    if action is not None:
+        return action
+    facing = DIRS.index((ball[0] - env.agent_pos[0], ball[1] - env.agent_pos[1]))
+    if facing == env.agent_dir:
+        return ProsocialActions.pickup
+    return _turn_or_forward(env, facing)
+
+
+def test_picking_up_the_ball_lets_the_partner_reach_its_goal():
+    env = ProsocialEnv()
+    for seed in range(30):
+        env.reset(seed=seed)
+        layout = env.layout
+        picked_at = None
+        for t in range(1, MAX_STEPS + 1):
+            _, _, _, _, info = env.step(_helper_action(env))
+            if picked_at is None and not env.ball_present:
+                picked_at = t
+            if info["goal_reached"]:
+                break
+        assert picked_at is not None
+        assert info["goal_reached"], f"seed {seed}: partner did not arrive"
+        # one goal event, then a fresh layout with the ball back in place
+        assert env.layout != layout
+        assert env.grid.get(*env.layout.ball).type == "ball"
+        assert env.step_count == t
+        assert t - picked_at <= 60
+
+
+def test_learner_cannot_walk_into_the_ball_and_pickup_removes_it():
+    env = ProsocialEnv()
+    env.reset(seed=5)
+    while (action := _helper_action(env)) != ProsocialActions.pickup:
+        env.step(action)
+    pos = env.agent_pos
+    _, reward, _, _, _ = env.step(ProsocialActions.forward)
+    assert env.agent_pos == pos and reward == EFFORT_COST
+    assert env.grid.get(*env.layout.ball).type == "ball"
+    obs, _, _, _, _ = env.step(ProsocialActions.pickup)
+    assert not env.ball_present and env.carrying is None
+    assert not np.any((obs[:, :, 0] == 6))
+
+
+# --- the batched twin ------------------------------------------------------------------------
+
+
+def test_prosocial_batch_matches_prosocial_env_step_by_step():
+    seeds = [0, 1, 2, 7, 11, 123, 2024, 99999]
+    n_steps = 2500
+    envs = [ProsocialEnv() for _ in seeds]
+    batch = ProsocialBatch(seeds)
+    obs = batch.reset()
+    for i, (env, seed) in enumerate(zip(envs, seeds)):
+        env_obs, info = env.reset(seed=seed)
+        np.testing.assert_array_equal(obs[i], env_obs)
+        assert tuple(batch.partner_view_pos[i]) == info["partner_view_pos"]
+    rng = np.random.default_rng(0)
+    n_goals = n_truncations = 0
+    for _ in range(n_steps):
+        actions = np.array(
+            [_helper_action(env) if rng.random() < 0.7 else rng.integers(5) for env in envs]
+        )
+        step = batch.step(actions)
+        assert step.effort_cost.dtype == np.float32
+        for i, env in enumerate(envs):
+            env_obs, reward, terminated, truncated, info = env.step(int(actions[i]))
+            np.testing.assert_array_equal(step.final_obs[i], env_obs)
+            assert np.float32(reward) == step.effort_cost[i]
+            assert np.float32(info["effort_cost"]) == step.effort_cost[i]
+            assert not terminated
+            assert info["goal_reached"] == step.goal_reached[i]
+            assert truncated == step.truncated[i]
+            assert info["partner_action"] == step.partner_action[i]
+            if truncated:
+                env_obs, info = env.reset()
+            np.testing.assert_array_equal(step.obs[i], env_obs)
+            assert tuple(step.partner_view_pos[i]) == info["partner_view_pos"]
+        n_goals += int(step.goal_reached.sum())
+        n_truncations += int(step.truncated.sum())
+    assert n_truncations == len(seeds) * n_steps // MAX_STEPS
+    assert n_goals > 300, n_goals
+
+
+def test_prosocial_batch_reset_is_deterministic_and_partner_view_pos_points_at_the_partner():
+    batch = ProsocialBatch([4, 5, 6])
+    first = batch.reset()
+    np.testing.assert_array_equal(batch.reset(), first)
+    rng = np.random.default_rng(2)
+    for _ in range(250):
+        step = batch.step(rng.integers(5, size=3))
+        rows, cols = step.partner_view_pos.T
+        np.testing.assert_array_equal(step.obs[np.arange(3), rows, cols, :2], [[10, 2]] * 3)
+        assert set(step.partner_action) <= {1, 2, 3}
+
+
+# --- rendering and input checks --------------------------------------------------------------
+
+
+def test_render_shows_learner_partner_ball_and_goal():
+    draw = sample_prosocial_layout(np.random.default_rng(0))
+    img = render_prosocial(draw, tile_size=16)
+    assert img.shape == (7 * 16, 7 * 16, 3) and img.dtype == np.uint8
+    for colour in ([255, 0, 0], [0, 0, 255], [255, 255, 0], [0, 255, 0]):
+        assert np.all(img == colour, axis=-1).any()
+    env = ProsocialEnv(render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (7 * 32, 7 * 32, 3)
+    assert np.all(frame == [0, 0, 255], axis=-1).any()
+
+
+def test_bad_input_raises_value_error_naming_the_parameter():
+    with pytest.raises(ValueError, match="render_mode"):
+        ProsocialEnv(render_mode="ascii")
+    env = ProsocialEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(5)
+    with pytest.raises(ValueError, match="seeds"):
+        ProsocialBatch([])
+    batch = ProsocialBatch([0, 1])
+    batch.reset()
+    with pytest.raises(ValueError, match="actions"):
+        batch.step(np.array([0, 7]))
+    with pytest.raises(ValueError, match="actions"):
+        batch.step(np.array([0]))
+    with pytest.raises(ValueError, match="tile_size"):
+        render_prosocial(sample_prosocial_layout(np.random.default_rng(0)), tile_size=0)
+    with pytest.raises(ValueError, match="rng"):
+        sample_prosocial_layout(0)

@@ -1,0 +1,146 @@
+"""Tests for the provenance record shown next to every result."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import valint
+import valint.provenance as provenance_module
+from valint.provenance import PACKAGES, git_state, package_version, provenance, provenance_frame
+from valint.store import ResultsStore, config_key
+
+REPO_ROOT = Path(valint.__file__).resolve().parent.parent
+HEX40 = re.compile(r"[0-9a-f]{40}")
+
+
+def test_provenance_has_all_fields() -> None:
+    record = provenance(profile="smoke", config_key="abc", wall_time_s=1.25, device="cpu: test")
+    expected = {
+        "profile",
+        "config_key",
+        "wall_time_s",
+        "timestamp_utc",
+        "valint_version",
+        "python_version",
+        "platform",
+        "git_commit",
+        "git_dirty",
+        "torch_num_threads",
+        "device",
+        *(f"{name}_version" for name in PACKAGES),
+    }
+    assert set(record) == expected
+    assert (record["profile"], record["config_key"]) == ("smoke", "abc")
+    assert (record["wall_time_s"], record["device"]) == (1.25, "cpu: test")
+    assert record["valint_version"] == valint.__version__
+    assert record["numpy_version"] == np.__version__
+    assert record["pandas_version"] == metadata.version("pandas")
+    assert isinstance(record["torch_num_threads"], int) and record["torch_num_threads"] >= 1
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_provenance_timestamp_is_utc() -> None:
+    stamp = datetime.fromisoformat(provenance(profile="smoke")["timestamp_utc"])
+    assert stamp.utcoffset() == timedelta(0)
+
+
+def test_provenance_package_version_reports_missing_package() -> None:
+    assert package_version("valint-no-such-distribution") == "not installed"
+    assert package_version("numpy") == np.__version__
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_provenance_git_commit_matches_repository_head() -> None:
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode != 0:
+        pytest.skip("the package does not sit in a git checkout")
+    record = provenance(profile="smoke")
+    assert HEX40.fullmatch(record["git_commit"])
+    assert record["git_commit"] == head.stdout.strip()
+    assert isinstance(record["git_dirty"], bool)
+
+
+def test_provenance_git_state_outside_checkout_is_unknown(tmp_path: Path) -> None:
+    (tmp_path / "__init__.py").write_text("")
+    assert git_state(tmp_path) == ("unknown", "unknown")
+    assert git_state(tmp_path / "missing") == ("unknown", "unknown")
+
+
+def test_provenance_outside_checkout_does_not_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(provenance_module, "_PACKAGE_DIR", tmp_path)
+    record = provenance(profile="smoke")
+    assert (record["git_commit"], record["git_dirty"]) == ("unknown", "unknown")
+
+
+def test_provenance_without_git_executable_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(provenance_module.shutil, "which", lambda name: None)
+    assert git_state() == ("unknown", "unknown")
+
+
+def test_provenance_git_failure_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise subprocess.TimeoutExpired(cmd="git", timeout=10)
+
+    monkeypatch.setattr(provenance_module.subprocess, "run", broken)
+    assert git_state() == ("unknown", "unknown")
+
+
+def test_provenance_default_device_names_cuda_or_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert re.fullmatch(r"cpu: .+, \d+ cores", provenance(profile="smoke")["device"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "NVIDIA H100")
+    assert provenance(profile="smoke")["device"] == "cuda:NVIDIA H100"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"profile": ""}, "profile"),
+        ({"profile": "smoke", "wall_time_s": -1.0}, "wall_time_s"),
+        ({"profile": "smoke", "wall_time_s": float("nan")}, "wall_time_s"),
+    ],
+)
+def test_provenance_rejects_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        provenance(**kwargs)
+
+
+def test_provenance_frame_has_one_row_per_item() -> None:
+    record = provenance(profile="quick", wall_time_s=2.0)
+    frame = provenance_frame(record)
+    assert list(frame.columns) == ["item", "value"]
+    assert frame["item"].tolist() == list(record)
+    values = dict(zip(frame["item"], frame["value"]))
+    assert values["profile"] == "quick"
+    assert values["wall_time_s"] == "2.0"
+    assert values["config_key"] == "not recorded"
+    assert all(isinstance(v, str) for v in frame["value"])
+    assert isinstance(frame, pd.DataFrame)
+
+
+def test_provenance_is_kept_by_results_store(tmp_path: Path) -> None:
+    config = {"profile": "smoke", "seed": 0}
+    record = provenance(profile="smoke", config_key=config_key(config), wall_time_s=0.5)
+    store = ResultsStore(tmp_path)
+    store.put(config, {"x": np.zeros(1)}, provenance=record)
+    sidecar = json.loads(store.sidecar_for(config).read_text())
+    assert sidecar["provenance"] == record

@@ -1,0 +1,111 @@
+"""Command line: ``python -m valint run FIGURE``, ``python -m valint book``, ``python -m valint bench``.
+
+``run`` re-runs one figure of the paper and writes its tidy tables as CSV, its claims ledger
+as ``claims.json`` (PAPER.md §2: claim id, what the paper reports, what this run measured, the
+verdict) and the provenance of the run. Every parameter is checked before any work starts and
+before anything is written; a bad one exits with status 2 and one line naming the parameter and
+what is allowed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from valint.config import FIGURES, PROFILE_NAMES
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse's hook
+        self.exit(2, f"valint: error: {message}\n")
+
+
+def _figure_param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param {text!r} must look like NAME=VALUE")
+    key, value = text.split("=", 1)
+    return key, int(value) if value.isdigit() else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m valint``."""
+    parser = _Parser(prog="python -m valint", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="re-run one figure and write its tables and claims")
+    run.add_argument("figure", help=f"one of {', '.join(FIGURES)}")
+    run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILE_NAMES)}")
+    run.add_argument("--seeds", type=_int_arg("--seeds"), default=None, help="number of seeds")
+    run.add_argument("--seed-offset", type=_int_arg("--seed-offset"), default=0, help="first seed")
+    run.add_argument("--out", default=None, help="output folder (default out/FIGURE-PROFILE)")
+    run.add_argument("--store", default=None, help="results store (default $VALINT_RESULTS or results/)")
+    run.add_argument(
+        "--param", action="append", type=_figure_param, default=[],
+        help="a figure parameter, e.g. --param layout=x (fig5, fig6) or --param isr_pay=gate",
+    )
+    sub.add_parser("book", help="execute the notebooks and build the book", add_help=False)
+    sub.add_parser("bench", help="measure training throughput", add_help=False)
+    return parser
+
+
+def _int_arg(name: str):
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}={text!r} must be an integer") from None
+
+    return parse
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``python -m valint run``: validate, run, then write the results."""
+    from valint.experiments import default_store, run_figure, validate
+    from valint.provenance import provenance
+    from valint.store import ResultsStore
+
+    params = dict(args.param)
+    try:
+        validate(args.figure, args.profile, args.seeds, args.seed_offset, params)
+    except ValueError as err:
+        print(f"valint: error: {err}", file=sys.stderr)
+        return 2
+    store = default_store() if args.store is None else ResultsStore(Path(args.store))
+    result = run_figure(
+        args.figure, args.profile, seeds=args.seeds, seed_offset=args.seed_offset, store=store, **params
+    )
+    out = Path(args.out or f"out/{args.figure}-{args.profile}")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in result.tables.items():
+        table.to_csv(out / f"{name}.csv", index=False)
+    result.claims.to_csv(out / "claims.csv", index=False)
+    (out / "claims.json").write_text(json.dumps(result.claims.to_dict(orient="records"), indent=2) + "\n")
+    prov = provenance(profile=result.profile.name, wall_time_s=result.wall_time_s)
+    prov |= {"figure": args.figure, "seeds": list(result.seeds), "params": result.params}
+    (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")
+    verdicts = result.claims["verdict"].value_counts().to_dict() if len(result.claims) else {}
+    print(f"{args.figure} ({args.profile}, {len(result.seeds)} seeds) in {result.wall_time_s:.1f} s: {verdicts}")
+    print(f"wrote {out}/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m valint`` and the ``valint`` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "book":
+        from valint.book import main as book_main
+
+        return book_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from valint.bench import main as bench_main
+
+        return bench_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,559 @@
+"""Build the book: execute the chapter notebooks with papermill, then run Jupyter Book 1.
+
+The chapters of the book are the notebooks in ``notebooks/``. ``build_book`` executes each of
+them with papermill, injecting the run ``profile`` (``paper``, ``quick`` or ``smoke``; see
+PAPER.md §6 for the paper's scale), into ``book/generated/<name>.ipynb``, and then builds the
+HTML with ``jupyter-book build`` with execution turned off and warnings treated as errors.
+
+The module also holds the small readers the last two chapters use: the claims ledger that every
+figure notebook saves at its end (``save_claims`` / ``load_claims``; columns as in
+docs/CONTRACTS.md), the build times, the profiles and the benchmark.
+
+Environment variables read here:
+
+``VALINT_BOOK_SOURCE``
+    the book's source tree (the repository root); set by ``build_book`` for the notebooks.
+``VALINT_BOOK_GENERATED``
+    where executed notebooks, claims and build times go; default ``<source>/book/generated``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import get_args
+
+import nbformat
+import pandas as pd
+
+from valint.claims import LEDGER_COLUMNS, Verdict
+from valint.config import PROFILE_NAMES
+
+NOTEBOOK_ORDER: tuple[str, ...] = (
+    "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "statistics", "report", "rerun",
+)
+"""The chapters, in the order they are executed. ``report`` and ``rerun`` come last because
+they read what the others wrote (claims, build times)."""
+
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+"""The verdicts a claim can get: holds, fails, inconclusive (valint.claims)."""
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The source tree this package was imported from; the default book source."""
+
+KERNEL_NAME = "python3"
+"""The Jupyter kernel the chapters run in: ipykernel's own spec, which starts this interpreter."""
+
+KERNEL_ENVIRONMENT: dict[str, str] = {"TQDM_DISABLE": "1", "VALINT_PROGRESS": "0"}
+"""Set for every executed chapter: progress bars belong in a terminal, not in a page."""
+
+_CLAIM_HEADERS: dict[str, str] = {
+    "figure": "Figure",
+    "claim_id": "Claim",
+    "claim": "What the paper says",
+    "paper": "Paper",
+    "measured": "Ours",
+    "method": "Method",
+    "n_seeds": "Seeds",
+    "profile": "Profile",
+    "verdict": "Verdict",
+}
+_VERDICT_COLOURS: dict[str, str] = {
+    "holds": "background-color: #d9f2d9",
+    "fails": "background-color: #f8d7d7",
+    "inconclusive": "background-color: #fcefc7",
+}
+
+
+class BookBuildError(RuntimeError):
+    """A chapter could not be executed or the book could not be built."""
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it names a run profile, else raise a one-line ``ValueError``.
+
+    Args:
+        profile: ``"paper"``, ``"quick"`` or ``"smoke"`` (PAPER.md §6 is ``paper``).
+    """
+    if profile not in PROFILE_NAMES:
+        allowed = ", ".join(PROFILE_NAMES)
+        raise ValueError(f"--profile must be one of {allowed}; got {profile!r}")
+    return profile
+
+
+def source_root() -> Path:
+    """The book's source tree: ``$VALINT_BOOK_SOURCE`` when set, else the repository root."""
+    return Path(os.environ.get("VALINT_BOOK_SOURCE", REPO_ROOT))
+
+
+def generated_dir() -> Path:
+    """Where executed chapters, claims and build times live.
+
+    ``$VALINT_BOOK_GENERATED`` when set, else ``<source_root()>/book/generated``.
+    """
+    configured = os.environ.get("VALINT_BOOK_GENERATED")
+    return Path(configured) if configured else source_root() / "book" / "generated"
+
+
+def save_claims(claims: pd.DataFrame, figure: str) -> Path:
+    """Save one figure's claims ledger for the reproduction report.
+
+    Every figure notebook calls this in its last cell.
+
+    Args:
+        claims: the ledger of ``valint.claims`` (columns ``LEDGER_COLUMNS``, docs/CONTRACTS.md).
+        figure: the chapter name, e.g. ``"fig4"``.
+
+    Returns:
+        The path written, ``<generated_dir()>/claims/<figure>.csv``.
+    """
+    _check_claim_columns(claims, figure)
+    path = generated_dir() / "claims" / f"{figure}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    claims.loc[:, list(LEDGER_COLUMNS)].to_csv(path, index=False)
+    return path
+
+
+def load_claims(directory: Path | None = None) -> pd.DataFrame:
+    """Read every saved claims ledger into one table, in chapter order.
+
+    Args:
+        directory: the folder of ``<figure>.csv`` files; default ``<generated_dir()>/claims``.
+
+    Returns:
+        One row per claim, columns ``LEDGER_COLUMNS``; no rows when nothing was saved.
+    """
+    folder = generated_dir() / "claims" if directory is None else Path(directory)
+    frames = []
+    for path in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(path, dtype={"paper": str, "measured": str})
+        _check_claim_columns(frame, path.name)
+        if len(frame):
+            frames.append(frame.loc[:, list(LEDGER_COLUMNS)])
+    if not frames:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in LEDGER_COLUMNS})
+    claims = pd.concat(frames, ignore_index=True)
+    position = {name: i for i, name in enumerate(NOTEBOOK_ORDER)}
+    order = claims["figure"].map(position).fillna(len(position))
+    return claims.assign(_order=order).sort_values(["_order", "claim_id"], kind="stable").drop(
+        columns="_order").reset_index(drop=True)
+
+
+def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
+    """Number of claims per verdict, with every verdict present (zero when absent).
+
+    Args:
+        claims: a claims ledger, as from ``load_claims``.
+    """
+    unknown = set(claims["verdict"]) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected one of {VERDICTS}")
+    return {verdict: int((claims["verdict"] == verdict).sum()) for verdict in VERDICTS}
+
+
+def show_table(frame: pd.DataFrame, *, precision: int = 2):
+    """A table for a page: no index, the theme's table style, floats to ``precision`` digits."""
+    return (frame.style.hide(axis="index").format(precision=precision)
+            .set_table_attributes('class="dataframe"'))
+
+
+def claims_table(claims: pd.DataFrame):
+    """The claims ledger as a styled table for a page: readable headers, verdicts coloured.
+
+    Args:
+        claims: a claims ledger, as from ``load_claims``.
+
+    Returns:
+        A pandas ``Styler`` without the index.
+    """
+    shown = claims.loc[:, list(_CLAIM_HEADERS)].rename(columns=_CLAIM_HEADERS)
+    return show_table(shown).map(
+        lambda verdict: _VERDICT_COLOURS.get(verdict, ""), subset=[_CLAIM_HEADERS["verdict"]])
+
+
+def profiles_in(claims: pd.DataFrame) -> str:
+    """The profiles that produced ``claims``, as text for a sentence ("quick", "paper and quick")."""
+    names = sorted(set(claims["profile"].astype(str)))
+    if not names:
+        return "no profile (no claims were saved)"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def profiles_table():
+    """What each run profile changes relative to the paper, one row per deviation.
+
+    Read from ``valint.config.PROFILES``, so the book cannot disagree with the code.
+    """
+    from valint.config import PROFILES
+
+    rows = []
+    for name, profile in PROFILES.items():
+        deviations = profile.deviations or ("none: this is the protocol of the paper",)
+        rows += [{"Profile": name, "Departure from the paper": text} for text in deviations]
+    return show_table(pd.DataFrame(rows))
+
+
+def rerun_commands(profile: str):
+    """The papermill command that re-runs each chapter on its own, as a shell code block.
+
+    Each command is followed by a comment with the chapter's other parameters and their
+    defaults, as papermill reads them from the notebook's ``parameters`` cell.
+
+    Args:
+        profile: the profile to put in the commands.
+    """
+    import papermill
+    from IPython.display import Markdown
+
+    check_profile(profile)
+    lines = []
+    for name in NOTEBOOK_ORDER:
+        source = source_root() / "notebooks" / f"{name}.ipynb"
+        if not source.exists():
+            continue
+        parameters = papermill.inspect_notebook(str(source))
+        others = [f"{key} = {spec['default']}" for key, spec in parameters.items()
+                  if key != "profile"]
+        lines.append(shlex.join(["papermill", f"notebooks/{name}.ipynb", f"{name}.out.ipynb",
+                                 "-p", "profile", profile]))
+        if others:
+            lines.append("#   other parameters: " + "; ".join(others))
+    return Markdown("```bash\n" + "\n".join(lines) + "\n```")
+
+
+def load_build_times(path: Path | None = None) -> pd.DataFrame:
+    """The wall time of every chapter in the latest build (columns notebook, profile, wall_time_s).
+
+    Args:
+        path: the CSV file; default ``<generated_dir()>/build_times.csv``.
+    """
+    path = generated_dir() / "build_times.csv" if path is None else Path(path)
+    if not path.exists():
+        return pd.DataFrame({"notebook": pd.Series(dtype=str), "profile": pd.Series(dtype=str),
+                             "wall_time_s": pd.Series(dtype=float)})
+    return pd.read_csv(path)
+
+
+def build_times_table(times: pd.DataFrame):
+    """The build times (as from ``load_build_times``) as a table for a page."""
+    shown = times.rename(columns={"notebook": "Chapter", "profile": "Profile",
+                                  "wall_time_s": "Wall time (s)"})
+    return show_table(shown, precision=1)
+
+
+def total_minutes(times: pd.DataFrame) -> float:
+    """Sum of the chapters' wall times in minutes (``times`` as from ``load_build_times``)."""
+    return float(times["wall_time_s"].sum()) / 60.0
+
+
+def bench_summary(path: Path | None = None):
+    """The output of ``python -m valint bench --json`` if this build ran it, else a note.
+
+    Args:
+        path: the JSON file; default ``<generated_dir()>/bench.json``.
+
+    Returns:
+        A styled table (quantity, value), or a Markdown note saying the benchmark was not run.
+    """
+    from IPython.display import Markdown
+
+    path = generated_dir() / "bench.json" if path is None else Path(path)
+    if not path.exists():
+        return Markdown("The benchmark (`python -m valint bench --json`) was not run in this "
+                        "build, so there are no speed measurements to show.")
+    data = json.loads(path.read_text())
+    if isinstance(data, list):
+        table = pd.json_normalize(data)
+    else:
+        flat = pd.json_normalize(data).iloc[0]
+        table = pd.DataFrame({"quantity": flat.index, "value": flat.astype(str).to_numpy()})
+    return show_table(table)
+
+
+def build_book(
+    *,
+    profile: str = "quick",
+    source_dir: Path | str = REPO_ROOT,
+    out_dir: Path | str | None = None,
+    seeds: int | None = None,
+    notebooks: Sequence[str] | None = None,
+    keep_going: bool = False,
+) -> Path:
+    """Execute the chapters with papermill and build the HTML book with Jupyter Book 1.
+
+    Args:
+        profile: run profile injected into every chapter (``paper``, ``quick``, ``smoke``).
+        source_dir: the book's source tree, holding ``_config.yml``, ``_toc.yml``, ``book/``
+            and ``notebooks/``.
+        out_dir: where ``jupyter-book`` writes ``_build/``; default ``source_dir``.
+        seeds: number of seeds per condition, injected into chapters that declare a ``seeds``
+            parameter; ``None`` keeps the profile's number.
+        notebooks: chapters to execute, by name (``notebooks/<name>.ipynb``); default all of
+            ``NOTEBOOK_ORDER``. Chapters not executed keep the pages of an earlier build;
+            chapters that were never executed are left out of this build's table of contents.
+        keep_going: execute the remaining chapters after one fails, then report every failure.
+
+    Returns:
+        The folder of the HTML book (``<out_dir>/_build/html``).
+
+    Raises:
+        ValueError: ``profile`` or ``seeds`` is invalid.
+        BookBuildError: a chapter is missing or fails, or ``jupyter-book build`` fails.
+    """
+    check_profile(profile)
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
+        raise ValueError(f"--seeds must be a positive integer; got {seeds!r}")
+    source = Path(source_dir).resolve()
+    out = source if out_dir is None else Path(out_dir).resolve()
+    names = list(NOTEBOOK_ORDER if notebooks is None else notebooks)
+    missing = [name for name in names if not (source / "notebooks" / f"{name}.ipynb").exists()]
+    if missing:
+        listed = ", ".join(f"notebooks/{name}.ipynb" for name in missing)
+        raise BookBuildError(f"missing chapter notebook(s) in {source}: {listed}")
+    _check_kernel()
+
+    generated = source / "book" / "generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(generated / "failed", ignore_errors=True)
+    if notebooks is None:
+        shutil.rmtree(generated / "claims", ignore_errors=True)
+
+    failures: list[str] = []
+    with _kernel_environment(source, generated):
+        for name in names:
+            message = _execute_chapter(name, source, generated, profile=profile, seeds=seeds)
+            if message is None:
+                continue
+            if not keep_going:
+                raise BookBuildError(message)
+            print(message, file=sys.stderr)
+            failures.append(message)
+    if failures:
+        raise BookBuildError(f"{len(failures)} chapter(s) failed; the book was not built:\n"
+                             + "\n".join(failures))
+
+    html = _run_jupyter_book(source, out, generated)
+    print(f"The book is at {html / 'index.html'}")
+    return html
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m valint book``: execute the chapters and build the book.
+
+    Args:
+        argv: the arguments after ``book``; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 when the book was built, 1 when a chapter or the build failed,
+        2 for invalid arguments.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m valint book",
+        description="Execute every chapter notebook with papermill and build the Jupyter Book.")
+    parser.add_argument("--profile", default="quick",
+                        help=f"run profile, one of {', '.join(PROFILE_NAMES)} (default: quick)")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER",
+                        help="execute only these chapters (" + ", ".join(NOTEBOOK_ORDER)
+                        + "); the others keep the pages of the last build")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per condition, overriding the profile's number")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="execute the remaining chapters after a failure, then report all")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.only or ()) - set(NOTEBOOK_ORDER))
+    try:
+        check_profile(args.profile)
+        if unknown:
+            raise ValueError(f"--only takes chapters among {', '.join(NOTEBOOK_ORDER)}; "
+                             f"got {', '.join(unknown)}")
+        notebooks = None if args.only is None else [n for n in NOTEBOOK_ORDER if n in args.only]
+        build_book(profile=args.profile, seeds=args.seeds, notebooks=notebooks,
+                   keep_going=args.keep_going)
+    except ValueError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    except BookBuildError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check_claim_columns(claims: pd.DataFrame, where: str) -> None:
+    missing = [column for column in LEDGER_COLUMNS if column not in claims.columns]
+    if missing:
+        raise ValueError(f"claims of {where} lack the column(s) {missing} (docs/CONTRACTS.md)")
+
+
+def _check_kernel() -> None:
+    """Make sure the ``python3`` kernel runs this interpreter, so chapters see this environment.
+
+    jupyter_client replaces a bare ``python``/``python3`` in a kernel command by
+    ``sys.executable``; any other command would run another Python.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        command = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv[0]
+    except NoSuchKernel as error:
+        raise BookBuildError(f"no Jupyter kernel named {KERNEL_NAME!r}: install ipykernel "
+                             "into this environment") from error
+    bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info)}
+    if command not in bare and Path(command).resolve() != Path(sys.executable).resolve():
+        raise BookBuildError(f"the {KERNEL_NAME!r} kernel runs {command}, not {sys.executable}; "
+                             "remove that kernel spec or install ipykernel into this environment")
+
+
+@contextlib.contextmanager
+def _kernel_environment(source: Path, generated: Path) -> Iterator[None]:
+    """Set the variables the chapter kernels inherit, and restore them afterwards."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    python_path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    updates = {
+        **KERNEL_ENVIRONMENT,
+        "VALINT_BOOK_SOURCE": str(source),
+        "VALINT_BOOK_GENERATED": str(generated),
+        "VALINT_RESULTS": os.environ.get("VALINT_RESULTS", str(source / "results")),
+        "PYTHONPATH": python_path,
+    }
+    saved = {key: os.environ.get(key) for key in [*updates, "MPLBACKEND"]}
+    os.environ.update(updates)
+    # ipykernel picks the inline backend only when MPLBACKEND is unset; otherwise figures
+    # would never reach the pages.
+    os.environ.pop("MPLBACKEND", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _execute_chapter(name: str, source: Path, generated: Path, *, profile: str,
+                     seeds: int | None) -> str | None:
+    """Execute one chapter into ``generated``; return an error message, or None on success."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = source / "notebooks" / f"{name}.ipynb"
+    output = generated / f"{name}.ipynb"
+    declared = papermill.inspect_notebook(str(notebook))
+    if "profile" not in declared:
+        return f"{notebook}: its parameters cell does not declare `profile`"
+    parameters: dict[str, object] = {"profile": profile}
+    if seeds is not None:
+        if "seeds" in declared:
+            parameters["seeds"] = seeds
+        else:
+            print(f"{name}: has no `seeds` parameter; --seeds does not apply to it")
+    print(f"{name}: executing with profile {profile} ...", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                   kernel_name=KERNEL_NAME, progress_bar=False, cwd=str(source))
+    except PapermillExecutionError as error:
+        failed = generated / "failed" / output.name
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        output.replace(failed)
+        return (f"chapter {name} ({notebook}) failed in cell {error.exec_count}: "
+                f"{error.ename}: {error.evalue}\n  the executed notebook is at {failed}")
+    wall_time_s = time.perf_counter() - start
+    _tag_parameter_cells(output)
+    _report_stderr(name, output)
+    _record_build_time(generated / "build_times.csv", name, profile, wall_time_s)
+    print(f"{name}: done in {wall_time_s:.1f} s", flush=True)
+    return None
+
+
+def _tag_parameter_cells(path: Path) -> None:
+    """Hide papermill's injected cell from the page and collapse the parameters cell."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(notebook, path)
+
+
+def _report_stderr(name: str, path: Path) -> None:
+    """Print the first line of everything a chapter wrote to stderr (the pages drop it)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                first = next((line for line in output["text"].splitlines() if line.strip()), "")
+                print(f"{name}: stderr (not shown in the page): {first}", file=sys.stderr)
+
+
+def _record_build_time(path: Path, name: str, profile: str, wall_time_s: float) -> None:
+    """Replace ``name``'s row of the build-times table, keeping the other chapters' rows."""
+    times = load_build_times(path)
+    times = times[times["notebook"] != name]
+    row = pd.DataFrame({"notebook": [name], "profile": [profile],
+                        "wall_time_s": [round(wall_time_s, 2)]})
+    times = pd.concat([times, row], ignore_index=True) if len(times) else row
+    position = {chapter: i for i, chapter in enumerate(NOTEBOOK_ORDER)}
+    times = times.assign(_order=times["notebook"].map(position).fillna(len(position)))
+    times.sort_values("_order", kind="stable").drop(columns="_order").to_csv(path, index=False)
+
+
+def _table_of_contents(source: Path, generated: Path, build: Path) -> Path:
+    """The ``_toc.yml`` to build with: the source's, less chapters that were never executed."""
+    import yaml
+
+    toc_path = source / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text())
+    absent: list[str] = []
+    for part in toc.get("parts", []):
+        kept = []
+        for chapter in part.get("chapters", []):
+            page = chapter.get("file", "")
+            is_chapter = Path(page).parent == generated.relative_to(source)
+            if is_chapter and not (source / f"{page}.ipynb").exists():
+                absent.append(Path(page).name)
+            else:
+                kept.append(chapter)
+        part["chapters"] = kept
+    if not absent:
+        return toc_path
+    toc["parts"] = [part for part in toc["parts"] if part["chapters"]]
+    print("warning: these chapters were never executed and are left out of this build: "
+          + ", ".join(absent), file=sys.stderr)
+    build.mkdir(parents=True, exist_ok=True)
+    partial = build / "_toc.partial.yml"
+    partial.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return partial
+
+
+def _run_jupyter_book(source: Path, out: Path, generated: Path) -> Path:
+    """Run ``jupyter-book build`` (execution off, warnings as errors); return the HTML folder."""
+    executable = Path(sys.executable).with_name("jupyter-book")
+    command_name = str(executable) if executable.exists() else shutil.which("jupyter-book")
+    if command_name is None:
+        raise BookBuildError("`jupyter-book` is not installed in this environment")
+    toc = _table_of_contents(source, generated, out / "_build")
+    command = [command_name, "build", str(source), "--path-output", str(out), "--toc", str(toc),
+               "--all", "-W", "-n", "--keep-going"]
+    print("Building the book: " + shlex.join(command), flush=True)
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    log = completed.stdout + completed.stderr
+    (out / "_build").mkdir(parents=True, exist_ok=True)
+    (out / "_build" / "jupyter-book.log").write_text(log)
+    if completed.returncode != 0:
+        problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+        shown = "\n".join(problems[:30] or log.splitlines()[-30:])
+        raise BookBuildError(f"jupyter-book build failed (exit {completed.returncode}); full "
+                             f"log in {out / '_build' / 'jupyter-book.log'}:\n{shown}")
+    return out / "_build" / "html"
+

@@ -1,0 +1,794 @@
+"""The protocol of every figure (PAPER.md §5, §6): phase 1 with the caregiver, ISR training,
+phase 2 per condition, greedy evaluation out of distribution.
+
+A *run* is one learner: a seed, a world and, in phase 2, a condition (and a layout for Fig. 5).
+All missing runs of a step of the protocol are trained together as one stacked batch
+(``valint.ppo.BatchedPPO``), and each finished run is written to the results store under a key
+derived from its full configuration, so a repeated call is instant and an interrupted sweep
+resumes with the runs it had not finished.
+
+Data sharing that the protocol allows (PAPER.md §6): one phase-1 run per seed and world serves
+every condition and figure that starts from it (Figs. 1b, 3 and 4a share the 3-wall phase 1;
+Figs. 4b, 5 and 6 share the 1-wall phase 1); Fig. 3b trains ISRs on the first n transitions of
+that phase 1; the "frozen" learner of Fig. 5 never sees the OOD map, so one frozen run per seed
+is evaluated on all five maps. Phase-2 runs of one seed share their environment's random
+numbers across conditions (common random numbers), which makes condition contrasts less noisy.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from valint import __version__
+from valint.config import (
+    FIGURES,
+    PAY_MODES,
+    ISRConfig,
+    Profile,
+    check_choice,
+    check_int,
+    get_profile,
+)
+from valint.envs import EPISODE_STEPS, LAYOUT_NAMES, N_ACTIONS, OBS_SHAPE, SocialGridBatch, parse_layout
+from valint.isr import Transitions, predict, stack_isr, train_isr
+from valint.ppo import BatchedPPO, StepOutcome
+from valint.social import SOCIAL_REWARD, condition_reward
+from valint.store import ResultsStore
+
+PHASE2_STREAM = 100
+"""Offset of the phase-2 action and shuffle generators (``BatchedPPO(stream_offset=...)``)."""
+WORLD_SEED_STRIDE = {1: 0, 2: 1_000_003, 3: 2_000_003}
+"""Environment seeds of phase 1, phase 2 and evaluation are ``seed * 7919 + stride + i``."""
+
+
+def world_seed(seed: int, purpose: int, index: int = 0) -> int:
+    """A deterministic, distinct environment seed per run seed, purpose and copy."""
+    return int(seed) * 7919 + WORLD_SEED_STRIDE[purpose] + int(index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments as the learner sees them
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EpisodeLog:
+    """Per-episode records of every run: goals, return and internal reward (PAPER.md §9: goals
+    per episode are logged directly)."""
+
+    n_runs: int
+    rows: list[tuple] = field(default_factory=list)
+    goals: np.ndarray = field(init=False)
+    returns: np.ndarray = field(init=False)
+    internal: np.ndarray = field(init=False)
+    episodes: np.ndarray = field(init=False)
+    env_steps: int = 0
+
+    def __post_init__(self) -> None:
+        self.goals = np.zeros(self.n_runs)
+        self.returns = np.zeros(self.n_runs)
+        self.internal = np.zeros(self.n_runs)
+        self.episodes = np.zeros(self.n_runs, dtype=int)
+
+    def record(self, goal: np.ndarray, reward: np.ndarray, internal: np.ndarray, done: np.ndarray) -> None:
+        self.env_steps += 1
+        self.goals += goal
+        self.returns += reward
+        self.internal += internal
+        for r in np.flatnonzero(done):
+            self.episodes[r] += 1
+            self.rows.append(
+                (r, int(self.episodes[r]), self.env_steps, self.goals[r], self.returns[r], self.internal[r])
+            )
+        self.goals[done] = 0.0
+        self.returns[done] = 0.0
+        self.internal[done] = 0.0
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            self.rows,
+            columns=["run", "episode", "env_steps", "goals_per_episode", "return", "internal_reward"],
+        )
+
+    def recent_return(self, window: int) -> np.ndarray:
+        """Mean return of each run's last ``window`` episodes (the best-checkpoint rule, Fig. 5)."""
+        frame = self.frame()
+        if frame.empty:
+            return np.full(self.n_runs, -np.inf)
+        tail = frame.groupby("run").tail(window).groupby("run")["return"].mean()
+        return tail.reindex(range(self.n_runs)).fillna(-np.inf).to_numpy()
+
+
+class LearnerEnv:
+    """One world copy per run, with the reward each run's condition gives (PAPER.md §5).
+
+    Phase 1 records every transition for the ISR (target = max(reward, 0)).
+    """
+
+    def __init__(
+        self,
+        world: Any,
+        *,
+        conditions: Sequence[str],
+        phase: int,
+        pay_modes: Sequence[str] | None = None,
+        isr_params: Any = None,
+        record: bool = False,
+    ) -> None:
+        self.world = world
+        self.conditions = np.asarray(conditions)
+        self.pay_modes = np.asarray(pay_modes if pay_modes is not None else ["add"] * len(conditions))
+        self.phase = phase
+        self.isr_params = isr_params
+        self.isr_runs = (self.conditions == "isr") & (phase == 2)
+        self.log = EpisodeLog(len(conditions))
+        self.record = record
+        self.buffer: list[tuple] = []
+        self._obs: np.ndarray | None = None
+        self._partner_cells: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        self._obs = self.world.reset()
+        self._partner_cells = getattr(self.world, "partner_view_pos", None)
+        if callable(self._partner_cells):
+            self._partner_cells = self._partner_cells()
+        return self._obs
+
+    def step(self, actions: np.ndarray) -> StepOutcome:
+        before, cells_before = self._obs, self._partner_cells
+        out = self.world.step(actions)
+        partner_actions = getattr(out, "partner_action", None)
+        internal = np.zeros(len(actions), np.float32)
+        if self.isr_runs.any():
+            internal = predict(self.isr_params, before, actions, partner_actions, cells_before)
+            internal = np.where(self.isr_runs, internal, 0.0).astype(np.float32)
+        reward = condition_reward(
+            self.conditions,
+            env_reward=out.effort_cost,
+            goal_reached=out.goal_reached,
+            internal_reward=internal,
+            pay_mode=self.pay_modes,
+            phase=self.phase,
+        )
+        if self.record:
+            self.buffer.append(
+                (before, actions.copy(), np.maximum(reward, 0.0), partner_actions, cells_before)
+            )
+        self.log.record(out.goal_reached, reward, internal, out.truncated)
+        self._obs = out.obs
+        self._partner_cells = getattr(out, "partner_view_pos", None)
+        return StepOutcome(out.obs, reward, out.truncated, out.final_obs)
+
+    def transitions(self, run: int) -> Transitions:
+        """Run r's recorded transitions, in order."""
+        obs = np.stack([b[0][run] for b in self.buffer])
+        actions = np.array([b[1][run] for b in self.buffer], dtype=np.int64)
+        targets = np.array([b[2][run] for b in self.buffer], dtype=np.float32)
+        if self.buffer and self.buffer[0][3] is not None:
+            partner = np.array([b[3][run] for b in self.buffer], dtype=np.int64)
+            cells = np.stack([b[4][run] for b in self.buffer]).astype(np.int64)
+            return Transitions(obs, actions, targets, partner, cells)
+        return Transitions(obs, actions, targets)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worlds
+# ---------------------------------------------------------------------------------------------
+
+
+def make_world(world: str, layouts: Sequence[str], seeds: Sequence[int]) -> Any:
+    """The batched twin of a world: ``grid`` (PAPER.md §3) or ``prosocial`` (§7)."""
+    if world == "prosocial":
+        from valint.prosocial import ProsocialBatch
+
+        return ProsocialBatch(list(seeds))
+    return SocialGridBatch([parse_layout(x) for x in layouts], list(seeds))
+
+
+def world_shape(world: str) -> tuple[tuple[int, int, int], int]:
+    """Observation shape and number of actions of a world."""
+    if world == "prosocial":
+        from valint import prosocial
+
+        return prosocial.OBS_SHAPE, prosocial.N_ACTIONS
+    return OBS_SHAPE, N_ACTIONS
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------------------------
+
+
+def _progress_bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    show = enabled and os.environ.get("VALINT_PROGRESS", "1") != "0"
+    return tqdm(total=total, desc=desc, unit="step", unit_scale=True, disable=not show, leave=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase 1
+# ---------------------------------------------------------------------------------------------
+
+
+def phase1_config(world: str, layout: str, seed: int, profile: Profile) -> dict:
+    """Everything that determines a phase-1 run (its store key)."""
+    rollouts = profile.fig7_phase1_rollouts if world == "prosocial" else profile.phase1_rollouts
+    return {
+        "kind": "phase1",
+        "valint": __version__,
+        "world": world,
+        "layout": layout,
+        "seed": int(seed),
+        "ppo": asdict(profile.ppo),
+        "rollouts": rollouts,
+        "checkpoint_every": profile.checkpoint_every,
+        "checkpoint_window": profile.checkpoint_window,
+    }
+
+
+def run_phase1(
+    world: str, layout: str, seeds: Sequence[int], profile: Profile, store: ResultsStore, *, progress: bool
+) -> list[dict]:
+    """Phase 1 of every seed: the learner with its caregiver (PAPER.md §6).
+
+    Returns, per seed, the store payload: the final policy and Adam state (``final/...``), the best
+    checkpoint by the mean return of the last ``checkpoint_window`` training episodes, checked
+    every ``checkpoint_every`` steps (``best/...``, Fig. 5), the episode curve and the transitions
+    the ISR learns from.
+    """
+    configs = [phase1_config(world, layout, s, profile) for s in seeds]
+    results = [store.get(c) for c in configs]
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        todo = [seeds[i] for i in missing]
+        obs_shape, n_actions = world_shape(world)
+        rollouts = configs[0]["rollouts"]
+        started = time.perf_counter()
+        agent = BatchedPPO(todo, obs_shape, n_actions, profile.ppo)
+        env = LearnerEnv(
+            make_world(world, [layout] * len(todo), [world_seed(s, 1) for s in todo]),
+            conditions=["oracle"] * len(todo),
+            phase=1,
+            record=True,
+        )
+        best_score = np.full(len(todo), -np.inf)
+        best_state = [agent.run_state(r) for r in range(len(todo))]
+        best_step = np.zeros(len(todo), dtype=int)
+        steps_per = profile.ppo.n_steps
+
+        def checkpoint(iteration: int, _rollout: Any) -> None:
+            done = (iteration + 1) * steps_per
+            if done // profile.checkpoint_every > (done - steps_per) // profile.checkpoint_every:
+                score = env.log.recent_return(profile.checkpoint_window)
+                for r in np.flatnonzero(score > best_score):
+                    best_score[r] = score[r]
+                    best_state[r] = agent.run_state(r)
+                    best_step[r] = done
+
+        with _progress_bar(rollouts * steps_per * len(todo), f"phase 1 ({world}, {layout})", progress) as bar:
+            agent.learn(env, rollouts, callback=checkpoint, progress=lambda n: bar.update(n * len(todo)))
+        wall = time.perf_counter() - started
+        curves = env.log.frame()
+        for r, i in enumerate(missing):
+            data = env.transitions(r)
+            payload: dict[str, Any] = {f"final/{k}": v for k, v in agent.run_state(r).items()}
+            payload |= {f"best/{k}": v for k, v in best_state[r].items()}
+            payload["best_step"] = np.array(best_step[r])
+            payload["curves"] = curves[curves["run"] == r].drop(columns="run").reset_index(drop=True)
+            payload["obs"], payload["actions"], payload["targets"] = data.obs, data.actions, data.targets
+            if data.partner_actions is not None:
+                payload["partner_actions"], payload["partner_cells"] = data.partner_actions, data.partner_cells
+            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(todo)))
+            results[i] = store.get(configs[i])
+            assert results[i] is not None, f"the store did not keep {configs[i]}"
+    return results
+
+
+def _provenance(profile: Profile, config: dict, wall: float, batch: int) -> dict:
+    from valint.provenance import provenance
+    from valint.store import config_key
+
+    prov = provenance(profile=profile.name, config_key=config_key(config), wall_time_s=wall)
+    prov["batch_runs"] = batch
+    return prov
+
+
+def transitions_of(payload: dict) -> Transitions:
+    """The phase-1 transitions saved with a phase-1 run."""
+    return Transitions(
+        payload["obs"],
+        payload["actions"],
+        payload["targets"],
+        payload.get("partner_actions"),
+        payload.get("partner_cells"),
+    )
+
+
+def state_of(payload: dict, which: str) -> dict[str, np.ndarray]:
+    """The ``final`` or ``best`` learner state saved with a phase-1 run."""
+    prefix = f"{which}/"
+    return {k[len(prefix):]: v for k, v in payload.items() if k.startswith(prefix)}
+
+
+# ---------------------------------------------------------------------------------------------
+# ISR
+# ---------------------------------------------------------------------------------------------
+
+
+def isr_config_key(phase1: dict, isr: ISRConfig, n_transitions: int | None) -> dict:
+    """Everything that determines one trained ISR."""
+    return {"kind": "isr", "phase1": phase1, "isr": asdict(isr), "n_transitions": n_transitions}
+
+
+def run_isr(
+    phase1_configs: Sequence[dict],
+    phase1_payloads: Sequence[dict],
+    isr: ISRConfig,
+    store: ResultsStore,
+    *,
+    n_transitions: Sequence[int | None] | None = None,
+) -> list[dict]:
+    """Train (or load) one ISR per phase-1 run (and data size, Fig. 3b), stacked (PAPER.md §4).
+
+    Returns, per ISR, the payload: weights (``isr/...``), its train/test curve and its final
+    held-out MSE.
+    """
+    sizes = list(n_transitions) if n_transitions is not None else [None] * len(phase1_configs)
+    configs = [isr_config_key(c, isr, n) for c, n in zip(phase1_configs, sizes)]
+    results = [store.get(c) for c in configs]
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        started = time.perf_counter()
+        datasets = []
+        for i in missing:
+            data = transitions_of(phase1_payloads[i])
+            datasets.append(data if sizes[i] is None else data.head(int(sizes[i])))
+        seeds = [phase1_configs[i]["seed"] for i in missing]
+        trained = train_isr(datasets, seeds, isr)
+        wall = time.perf_counter() - started
+        for r, i in enumerate(missing):
+            payload: dict[str, Any] = {f"isr/{k}": v for k, v in trained.params[r].items()}
+            payload["curve"] = trained.curve[trained.curve["run"] == r].drop(columns="run").reset_index(drop=True)
+            payload["final"] = trained.final[trained.final["run"] == r].drop(columns="run").reset_index(drop=True)
+            store.put(configs[i], payload, provenance=_provenance(_profile_stub(), configs[i], wall, len(missing)))
+            results[i] = store.get(configs[i])
+    return results
+
+
+def _profile_stub() -> Profile:
+    return Profile(name="isr")
+
+
+def isr_weights(payload: dict) -> dict[str, np.ndarray]:
+    """The ISR weights saved in an ISR payload."""
+    return {k[len("isr/"):]: v for k, v in payload.items() if k.startswith("isr/")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase 2 and evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phase2Run:
+    """One phase-2 learner (PAPER.md §5).
+
+    Attributes:
+        seed: the phase-1 seed it continues from.
+        condition: oracle / none / isr / frozen. "frozen" keeps training with the caregiver in
+            the training layouts, never sees the OOD layout, and is evaluated zero-shot on it.
+        layout: where phase 2 is trained.
+        pay_mode: how the ISR pays (isr only).
+        eval_layouts: layouts for greedy evaluation after phase 2 (Figs. 4b, 5).
+    """
+
+    seed: int
+    condition: str
+    layout: str
+    pay_mode: str = "add"
+    eval_layouts: tuple[str, ...] = ()
+
+
+def phase2_config(run: Phase2Run, phase1: dict, isr: dict | None, rollouts: int, profile: Profile) -> dict:
+    """Everything that determines a phase-2 run (its store key)."""
+    return {
+        "kind": "phase2",
+        "run": asdict(run),
+        "phase1": phase1,
+        "start": "best" if phase1.get("use_best") else "final",
+        "isr": isr if run.condition == "isr" else None,
+        "rollouts": rollouts,
+        "eval_episodes": profile.eval_episodes,
+    }
+
+
+def run_phase2(
+    world: str,
+    runs: Sequence[Phase2Run],
+    phase1: dict[int, tuple[dict, dict]],
+    isrs: dict[int, tuple[dict, dict]],
+    rollouts: int,
+    profile: Profile,
+    store: ResultsStore,
+    *,
+    start: str = "final",
+    progress: bool,
+) -> list[dict]:
+    """Phase 2 of every run: the caregiver leaves (or not), then greedy OOD evaluation.
+
+    Args:
+        world: ``grid`` or ``prosocial``.
+        runs: the phase-2 learners.
+        phase1: per seed, (phase-1 config, phase-1 payload).
+        isrs: per seed, (ISR config, ISR payload).
+        rollouts: phase-2 length in rollouts.
+        start: ``final`` or ``best`` phase-1 state (``best`` for Figs. 5, 6).
+
+    Returns:
+        Per run, the payload: its phase-2 curve, final weights and evaluation table.
+    """
+    configs = []
+    for run in runs:
+        p1 = dict(phase1[run.seed][0], use_best=start == "best")
+        configs.append(phase2_config(run, p1, isrs.get(run.seed, (None,))[0], rollouts, profile))
+    results = [store.get(c) for c in configs]
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        todo = [runs[i] for i in missing]
+        obs_shape, n_actions = world_shape(world)
+        started = time.perf_counter()
+        agent = BatchedPPO([r.seed for r in todo], obs_shape, n_actions, profile.ppo, stream_offset=PHASE2_STREAM)
+        agent.load_run_states([state_of(phase1[r.seed][1], start) for r in todo])
+        isr_params = None
+        if any(r.condition == "isr" for r in todo):
+            template = next(isr_weights(isrs[r.seed][1]) for r in todo if r.condition == "isr")
+            isr_params = stack_isr(
+                [
+                    isr_weights(isrs[r.seed][1]) if r.condition == "isr" else {k: np.zeros_like(v) for k, v in template.items()}
+                    for r in todo
+                ]
+            )
+        env = LearnerEnv(
+            make_world(world, [r.layout for r in todo], [world_seed(r.seed, 2) for r in todo]),
+            conditions=[r.condition for r in todo],
+            phase=2,
+            pay_modes=[r.pay_mode for r in todo],
+            isr_params=isr_params,
+        )
+        with _progress_bar(rollouts * profile.ppo.n_steps * len(todo), f"phase 2 ({world})", progress) as bar:
+            agent.learn(env, rollouts, progress=lambda n: bar.update(n * len(todo)))
+        evaluation = evaluate_greedy(agent, todo, profile.eval_episodes) if world == "grid" else pd.DataFrame()
+        wall = time.perf_counter() - started
+        curves = env.log.frame()
+        for r, i in enumerate(missing):
+            payload: dict[str, Any] = {f"final/{k}": v for k, v in agent.run_state(r).items()}
+            payload["curves"] = curves[curves["run"] == r].drop(columns="run").reset_index(drop=True)
+            payload["evaluation"] = (
+                evaluation[evaluation["run"] == r].drop(columns="run").reset_index(drop=True)
+                if not evaluation.empty
+                else pd.DataFrame({"layout": pd.Series(dtype=str), "ood_reward": pd.Series(dtype=float)})
+            )
+            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(todo)))
+            results[i] = store.get(configs[i])
+    return results
+
+
+def evaluate_greedy(agent: BatchedPPO, runs: Sequence[Phase2Run], n_episodes: int) -> pd.DataFrame:
+    """Mean return of ``n_episodes`` greedy episodes per run and evaluation layout (Figs. 4b, 5).
+
+    Returns count the caregiver's scale: +0.4 per goal and -0.045 per forward move
+    (PAPER.md §6), whatever the run's condition was in phase 2.
+
+    Returns:
+        Columns run, layout, ood_reward.
+    """
+    rows = []
+    layouts = sorted({x for r in runs for x in r.eval_layouts})
+    for layout in layouts:
+        which = [i for i, r in enumerate(runs) if layout in r.eval_layouts]
+        if not which:
+            continue
+        seeds = [world_seed(runs[i].seed, 3, e) for i in which for e in range(n_episodes)]
+        world = SocialGridBatch([parse_layout(layout)] * len(seeds), seeds)
+        obs = world.reset()
+        params = {k: v.detach()[which] for k, v in agent.params.items()}
+        sub = _GreedyView(params)
+        total = np.zeros(len(seeds))
+        for _ in range(EPISODE_STEPS):
+            actions = sub.act(obs.reshape(len(which), n_episodes, *obs.shape[1:])).reshape(-1)
+            out = world.step(actions)
+            total += out.effort_cost + SOCIAL_REWARD * out.goal_reached
+            obs = out.obs
+        per_run = total.reshape(len(which), n_episodes).mean(axis=1)
+        rows += [{"run": i, "layout": layout, "ood_reward": float(v)} for i, v in zip(which, per_run)]
+    return pd.DataFrame(rows, columns=["run", "layout", "ood_reward"])
+
+
+class _GreedyView:
+    """Greedy actions of a subset of a batch's runs."""
+
+    def __init__(self, params: dict) -> None:
+        self.params = params
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        import torch
+
+        from valint.ppo import policy_forward
+
+        with torch.no_grad():
+            logits, _ = policy_forward(self.params, torch.from_numpy(obs))
+        return logits.argmax(dim=-1).numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FigureResult:
+    """What ``run_figure`` returns: the figure's tidy tables and its claims ledger."""
+
+    figure: str
+    profile: Profile
+    seeds: tuple[int, ...]
+    params: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    claims: pd.DataFrame
+    wall_time_s: float
+
+
+FIGURE_PARAMS: dict[str, dict[str, Callable[[Any], Any]]] = {}
+
+
+def _layout_param(name: str, allowed: Sequence[str]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        check_choice(name, value, allowed)
+        return value
+
+    return check
+
+
+def _pay_param(value: Any) -> Any:
+    check_choice("isr_pay", value, PAY_MODES)
+    return value
+
+
+FIGURE_PARAMS = {
+    "fig1": {},
+    "fig3": {},
+    "fig4": {"isr_pay": _pay_param, "ood_layout": _layout_param("ood_layout", ("random-5", *LAYOUT_NAMES))},
+    "fig5": {"isr_pay": _pay_param, "layout": _layout_param("layout", ("all", *LAYOUT_NAMES))},
+    "fig6": {
+        "isr_pay": _pay_param,
+        "layout": _layout_param("layout", LAYOUT_NAMES),
+        "isr_draws": lambda v: check_int("isr_draws", v, minimum=1),
+    },
+    "fig7": {"isr_pay": _pay_param},
+}
+DEFAULTS = {
+    "fig4": {"isr_pay": "add", "ood_layout": "random-5"},
+    "fig5": {"isr_pay": "gate", "layout": "all"},
+    "fig6": {"isr_pay": "gate", "layout": "x", "isr_draws": None},
+    "fig7": {"isr_pay": "replace"},
+}
+
+
+def validate(figure: str, profile: str | Profile, seeds: Any, seed_offset: Any, params: dict) -> tuple:
+    """Check every parameter before any work starts; returns (profile, seeds, params)."""
+    check_choice("figure", figure, FIGURES)
+    prof = get_profile(profile)
+    n = prof.n_seeds if seeds is None else check_int("seeds", seeds, minimum=1, maximum=1000)
+    offset = check_int("seed_offset", seed_offset, minimum=0, maximum=10**9)
+    allowed = FIGURE_PARAMS[figure]
+    merged = dict(DEFAULTS.get(figure, {}))
+    for key, value in params.items():
+        if key not in allowed:
+            names = ", ".join(sorted(allowed)) or "none"
+            raise ValueError(f"{figure} takes no parameter {key!r}; its parameters are: {names}")
+        if value is not None or key != "isr_draws":
+            allowed[key](value)
+        merged[key] = value
+    return prof, tuple(range(offset, offset + n)), merged
+
+
+def default_store() -> ResultsStore:
+    """The store at ``$VALINT_RESULTS`` or ``results/`` in the working directory."""
+    return ResultsStore(Path(os.environ.get("VALINT_RESULTS", "results")))
+
+
+def run_figure(
+    figure: str,
+    profile: str | Profile = "quick",
+    *,
+    seeds: int | None = None,
+    seed_offset: int = 0,
+    store: ResultsStore | str | Path | None = None,
+    progress: bool = True,
+    **params: Any,
+) -> FigureResult:
+    """Run (or load) everything one figure needs and return its tables and claims.
+
+    Args:
+        figure: fig1, fig3, fig4, fig5, fig6 or fig7.
+        profile: paper, quick or smoke (``valint.config``).
+        seeds: number of seeds (default: the profile's).
+        seed_offset: the first seed; seeds are ``seed_offset ... seed_offset + seeds - 1``.
+        store: the results store (default ``$VALINT_RESULTS`` or ``results/``).
+        progress: show progress bars on stderr.
+        **params: the figure's own parameters (``FIGURE_PARAMS``): fig4 ``isr_pay``,
+            ``ood_layout``; fig5 ``isr_pay``, ``layout``; fig6 ``isr_pay``, ``layout``,
+            ``isr_draws``; fig7 ``isr_pay``.
+
+    Returns:
+        A ``FigureResult`` with tidy tables (docs/CONTRACTS.md) and the claims ledger.
+    """
+    prof, seed_list, merged = validate(figure, profile, seeds, seed_offset, params)
+    if store is None:
+        store = default_store()
+    elif not isinstance(store, ResultsStore):
+        store = ResultsStore(Path(store))
+    started = time.perf_counter()
+    builder = {
+        "fig1": _fig1,
+        "fig3": _fig3,
+        "fig4": _fig4,
+        "fig5": _fig5,
+        "fig6": _fig6,
+        "fig7": _fig7,
+    }[figure]
+    tables = builder(prof, list(seed_list), store, progress=progress, **merged)
+    from valint.claims import figure_claims
+
+    claims = figure_claims(figure, tables, profile=prof.name)
+    return FigureResult(figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started)
+
+
+def _phase1_by_seed(world: str, layout: str, seeds: list[int], profile: Profile, store, progress) -> dict:
+    payloads = run_phase1(world, layout, seeds, profile, store, progress=progress)
+    return {s: (phase1_config(world, layout, s, profile), p) for s, p in zip(seeds, payloads)}
+
+
+def _isr_by_seed(phase1: dict, isr: ISRConfig, store) -> dict:
+    seeds = list(phase1)
+    payloads = run_isr([phase1[s][0] for s in seeds], [phase1[s][1] for s in seeds], isr, store)
+    return {
+        s: (isr_config_key(phase1[s][0], isr, None), p) for s, p in zip(seeds, payloads)
+    }
+
+
+def _curves(phase1: dict, runs: Sequence[Phase2Run], results: Sequence[dict], value: str) -> pd.DataFrame:
+    """Learning curves across both phases (docs/CONTRACTS.md)."""
+    frames = []
+    for seed, (_, payload) in phase1.items():
+        c = payload["curves"].copy()
+        c.insert(0, "seed", seed)
+        c.insert(1, "condition", "oracle")
+        c.insert(2, "phase", 1)
+        c["internal_reward"] = np.nan
+        frames.append(c)
+    for run, payload in zip(runs, results):
+        p1 = phase1[run.seed][1]["curves"]
+        c = payload["curves"].copy()
+        c["episode"] += int(p1["episode"].max())
+        c["env_steps"] += int(p1["env_steps"].max())
+        c.insert(0, "seed", run.seed)
+        c.insert(1, "condition", run.condition)
+        c.insert(2, "phase", 2)
+        if run.condition != "isr":
+            c["internal_reward"] = np.nan
+        frames.append(c)
+    out = pd.concat(frames, ignore_index=True).rename(columns={"goals_per_episode": value})
+    cols = ["seed", "condition", "phase", "episode", "env_steps", value, "internal_reward", "return"]
+    return out[cols]
+
+
+def _fig1(profile, seeds, store, *, progress):
+    phase1 = _phase1_by_seed("grid", "random-3", seeds, profile, store, progress)
+    isrs = _isr_by_seed(phase1, profile.isr, store)
+    runs = [Phase2Run(s, c, "random-3", "add") for s in seeds for c in ("oracle", "none", "isr")]
+    results = run_phase2("grid", runs, phase1, isrs, profile.phase2_rollouts, profile, store, progress=progress)
+    return {"curves": _curves(phase1, runs, results, "goals_per_episode")}
+
+
+def _fig3(profile, seeds, store, *, progress):
+    phase1 = _phase1_by_seed("grid", "random-3", seeds, profile, store, progress)
+    cfgs = [phase1[s][0] for s in seeds]
+    pays = [phase1[s][1] for s in seeds]
+    curve_isrs = run_isr(cfgs, pays, profile.isr_fig3a, store)
+    curve = pd.concat(
+        [p["curve"].assign(seed=s) for s, p in zip(seeds, curve_isrs)], ignore_index=True
+    )[["seed", "draws", "split", "mse"]]
+    sizes = [n for n in profile.fig3b_sizes]
+    grid = [(s, n) for n in sizes for s in seeds]
+    sized = run_isr(
+        [phase1[s][0] for s, _ in grid], [phase1[s][1] for s, _ in grid], profile.isr_fig3b, store,
+        n_transitions=[n for _, n in grid],
+    )
+    data_size = pd.DataFrame(
+        {
+            "seed": [s for s, _ in grid],
+            "isr_train_transitions": [int(p["final"]["isr_train_transitions"].iloc[0]) for p in sized],
+            "isr_test_mse": [float(p["final"]["isr_test_mse"].iloc[0]) for p in sized],
+        }
+    )
+    return {"isr_curve": curve, "isr_data_size": data_size}
+
+
+def _fig4(profile, seeds, store, *, progress, isr_pay, ood_layout):
+    tables = _fig1(profile, seeds, store, progress=progress)
+    phase1 = _phase1_by_seed("grid", "random-1", seeds, profile, store, progress)
+    isrs = _isr_by_seed(phase1, profile.isr, store)
+    runs = [
+        Phase2Run(s, "frozen", "random-1", "add", (ood_layout,)) for s in seeds
+    ] + [Phase2Run(s, c, ood_layout, isr_pay, (ood_layout,)) for s in seeds for c in ("isr", "oracle")]
+    results = run_phase2("grid", runs, phase1, isrs, profile.phase2_rollouts, profile, store, progress=progress)
+    tables["curves"] = tables["curves"][tables["curves"]["condition"].isin(["oracle", "none", "isr"])]
+    tables["ood"] = _ood_table(runs, results)
+    return tables
+
+
+def _ood_table(runs: Sequence[Phase2Run], results: Sequence[dict]) -> pd.DataFrame:
+    rows = []
+    for run, payload in zip(runs, results):
+        for _, row in payload["evaluation"].iterrows():
+            rows.append({"seed": run.seed, "condition": run.condition, "layout": row["layout"], "ood_reward": float(row["ood_reward"])})
+    return pd.DataFrame(rows, columns=["seed", "condition", "layout", "ood_reward"])
+
+
+def _fig5(profile, seeds, store, *, progress, isr_pay, layout):
+    layouts = LAYOUT_NAMES if layout == "all" else (layout,)
+    phase1 = _phase1_by_seed("grid", "random-1", seeds, profile, store, progress)
+    isrs = _isr_by_seed(phase1, profile.isr, store)
+    runs = [Phase2Run(s, "frozen", "random-1", isr_pay, tuple(layouts)) for s in seeds]
+    runs += [
+        Phase2Run(s, c, x, isr_pay, (x,)) for s in seeds for x in layouts for c in ("isr", "oracle")
+    ]
+    results = run_phase2(
+        "grid", runs, phase1, isrs, profile.fig5_phase2_rollouts, profile, store, start="best", progress=progress
+    )
+    ood = _ood_table(runs, results)
+    checkpoints = pd.DataFrame(
+        {"seed": seeds, "best_step": [int(phase1[s][1]["best_step"]) for s in seeds]}
+    )
+    return {"ood": ood, "checkpoints": checkpoints}
+
+
+def _fig6(profile, seeds, store, *, progress, isr_pay, layout, isr_draws):
+    isr_cfg = profile.isr_fig6 if isr_draws is None else ISRConfig(
+        **(asdict(profile.isr_fig6) | {"max_draws": isr_draws})
+    )
+    phase1 = _phase1_by_seed("grid", "random-1", seeds, profile, store, progress)
+    isrs = _isr_by_seed(phase1, isr_cfg, store)
+    runs = [Phase2Run(s, "isr", layout, isr_pay) for s in seeds]
+    results = run_phase2(
+        "grid", runs, phase1, isrs, profile.fig5_phase2_rollouts, profile, store, start="best", progress=progress
+    )
+    frames = []
+    for run, payload in zip(runs, results):
+        c = payload["curves"].copy()
+        c.insert(0, "seed", run.seed)
+        frames.append(c)
+    curves = pd.concat(frames, ignore_index=True)[["seed", "episode", "env_steps", "internal_reward", "goals_per_episode"]]
+    isr_quality = pd.DataFrame(
+        {"seed": seeds, "isr_test_mse": [float(isrs[s][1]["final"]["isr_test_mse"].iloc[0]) for s in seeds]}
+    )
+    return {"curves": curves, "isr_quality": isr_quality}
+
+
+def _fig7(profile, seeds, store, *, progress, isr_pay):
+    phase1 = _phase1_by_seed("prosocial", "prosocial", seeds, profile, store, progress)
+    isrs = _isr_by_seed(phase1, profile.isr_fig7, store)
+    runs = [Phase2Run(s, c, "prosocial", isr_pay) for s in seeds for c in ("oracle", "none", "isr")]
+    results = run_phase2(
+        "prosocial", runs, phase1, isrs, profile.fig7_phase2_rollouts, profile, store, progress=progress
+    )
+    return {"curves": _curves(phase1, runs, results, "partner_goals_per_episode")}

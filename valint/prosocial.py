@@ -1,0 +1,955 @@
+"""The two-agent prosocial world of Fig. 7 (PAPER.md §7).
+
+A learner shares a 7x7 corridor maze with a scripted partner. The partner walks the shortest
+path to its goal, but a ball on a junction blocks that path; the learner helps by picking the
+ball up. This module holds one world in two implementations that must give identical
+trajectories from the same seed:
+
+- `ProsocialEnv`, a MiniGrid environment (MiniGrid objects, MiniGrid renderer), the reference;
+- `ProsocialBatch`, a vectorised numpy twin that steps `n` independent copies at once.
+
+Both draw every layout from `sample_prosocial_layout`, the only place randomness is used.
+The social reward for helping (+0.4 to both agents when the partner reaches its goal) is not
+computed here: both implementations report the event as `goal_reached` and `social.py` pays
+it (STYLE.md §6.7). Only the learner's effort cost R_e is returned as the reward.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from minigrid.core.constants import COLOR_TO_IDX, COLORS, OBJECT_TO_IDX, TILE_PIXELS
+from minigrid.core.grid import Grid
+from minigrid.core.mission import MissionSpace
+from minigrid.core.world_object import Ball, Goal, Wall, WorldObj
+from minigrid.minigrid_env import MiniGridEnv
+from minigrid.utils.rendering import fill_coords, point_in_triangle, rotate_fn
+
+GRID_SIZE = 7
+"""Width and height of the grid in cells, border walls included (PAPER.md §7)."""
+INTERIOR_SIZE = GRID_SIZE - 2
+"""Width and height of the interior; interior cells have x, y in 1..5."""
+N_INTERIOR_WALLS = 8
+"""Interior wall cells of every prosocial maze (PAPER.md §7)."""
+MAX_STEPS = 100
+"""Episode length in steps; episodes end by truncation only (PAPER.md §7)."""
+EFFORT_COST = -0.009
+"""R_e of one forward move of the learner, paid also when the move is blocked (PAPER.md §7)."""
+N_ACTIONS = 5
+"""Size of the learner's action space (PAPER.md §7)."""
+VIEW_SIZE = 9
+"""Side of the learner's egocentric window (PAPER.md §3)."""
+OBS_SHAPE = (VIEW_SIZE, VIEW_SIZE, 4)
+"""Shape of one observation: MiniGrid encoding (object, colour, state) plus the goal channel."""
+BALL_COLOR = "yellow"
+"""Colour of the ball, encoded as (6, 4, 0); yellow keeps it apart from both agents."""
+PARTNER_COLOR = "blue"
+"""Colour of the partner, encoded as (10, 2, partner_dir); the learner is MiniGrid's red agent."""
+
+
+class ProsocialActions(IntEnum):
+    """Action coding of the learner, also used to report the partner's action (PAPER.md §7)."""
+
+    still = 0
+    left = 1
+    right = 2
+    forward = 3
+    pickup = 4
+
+
+# MiniGrid directions 0 = right (+x), 1 = down (+y), 2 = left (-x), 3 = up (-y).
+_DIR_DX = np.array([1, 0, -1, 0])
+_DIR_DY = np.array([0, 1, 0, -1])
+# Flat cell index y * 7 + x moves by these offsets one step in each direction.
+_DIR_FLAT = _DIR_DX + GRID_SIZE * _DIR_DY
+_N_CELLS = GRID_SIZE * GRID_SIZE
+# PAPER.md §3: the 7x7 encoding is zero-padded to 17x17 before the 9x9 window is cut.
+_PADDED_SIZE = 17
+
+_WALL_CODE = (OBJECT_TO_IDX["wall"], COLOR_TO_IDX["grey"], 0)
+_EMPTY_CODE = (OBJECT_TO_IDX["empty"], 0, 0)
+_GOAL_CODE = (OBJECT_TO_IDX["goal"], COLOR_TO_IDX["green"], 0)
+_BALL_CODE = (OBJECT_TO_IDX["ball"], COLOR_TO_IDX[BALL_COLOR], 0)
+_AGENT = OBJECT_TO_IDX["agent"]
+_FORWARD = int(ProsocialActions.forward)
+_PICKUP = int(ProsocialActions.pickup)
+_LEARNER_COLOR_IDX = COLOR_TO_IDX["red"]
+_PARTNER_COLOR_IDX = COLOR_TO_IDX[PARTNER_COLOR]
+
+
+# ---------------------------------------------------------------------------------------------
+# Layouts: the maze table and the draw (PAPER.md §7)
+# ---------------------------------------------------------------------------------------------
+
+
+class ProsocialDraw(NamedTuple):
+    """One layout of the prosocial world (PAPER.md §7, Fig. 7).
+
+    Cells are (x, y) in the 7x7 grid (interior 1..5); directions are MiniGrid's
+    0 = right (+x), 1 = down (+y), 2 = left, 3 = up.
+    """
+
+    walls: tuple[tuple[int, int], ...]
+    """The 8 interior wall cells, in row-major order (by y, then x)."""
+    ball: tuple[int, int]
+    """The junction cell that holds the ball."""
+    partner_pos: tuple[int, int]
+    """The partner's dead end, on one side of the ball."""
+    partner_dir: int
+    """The partner's direction."""
+    goal: tuple[int, int]
+    """The partner's goal: a dead end on another side of the ball."""
+    learner_pos: tuple[int, int]
+    """The learner's dead end, on the goal's side and distinct from the goal."""
+    learner_dir: int
+    """The learner's direction."""
+
+
+class ProsocialMazes(NamedTuple):
+    """Every valid prosocial maze with its valid (ball, partner side, goal side) structures.
+
+    Interior cell (x, y) is bit ``(y - 1) * 5 + (x - 1)`` of a mask. Maze ``m`` owns the
+    structures ``structure_start[m]:structure_start[m + 1]``. PAPER.md §7.
+    """
+
+    wall_masks: np.ndarray
+    """(n_mazes,) int64: the interior wall cells of each maze, sorted ascending."""
+    structure_start: np.ndarray
+    """(n_mazes + 1,) int64: offsets of each maze's structures."""
+    ball: np.ndarray
+    """(n_structures,) int64: bit index of the ball's cell."""
+    partner_dead_ends: np.ndarray
+    """(n_structures,) int64: mask of the dead ends on the partner's side."""
+    goal_dead_ends: np.ndarray
+    """(n_structures,) int64: mask of the dead ends on the goal's side (at least two)."""
+
+    @property
+    def n_mazes(self) -> int:
+        """Number of valid wall sets."""
+        return len(self.wall_masks)
+
+    @property
+    def n_structures(self) -> int:
+        """Number of valid (maze, ball, partner side, goal side) combinations."""
+        return len(self.ball)
+
+
+_FULL_MASK = (1 << (INTERIOR_SIZE * INTERIOR_SIZE)) - 1
+_FIRST_COLUMN = sum(1 << (INTERIOR_SIZE * r) for r in range(INTERIOR_SIZE))
+_LAST_COLUMN = _FIRST_COLUMN << (INTERIOR_SIZE - 1)
+
+
+def _bit(x: int, y: int) -> int:
+    return (y - 1) * INTERIOR_SIZE + (x - 1)
+
+
+def _bit_cell(bit: int) -> tuple[int, int]:
+    return bit % INTERIOR_SIZE + 1, bit // INTERIOR_SIZE + 1
+
+
+def _mask_cells(mask: int) -> list[tuple[int, int]]:
+    """Cells of a mask in row-major order (by y, then x)."""
+    return [_bit_cell(b) for b in range(INTERIOR_SIZE * INTERIOR_SIZE) if mask >> b & 1]
+
+
+def _wall_mask(walls: Iterable[tuple[int, int]]) -> int:
+    return sum(1 << _bit(int(x), int(y)) for x, y in walls)
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    """Cells of the mask plus their 4-neighbours, inside the 5x5 interior."""
+    return (
+        mask
+        | ((mask << 1) & ~_FIRST_COLUMN)
+        | ((mask >> 1) & ~_LAST_COLUMN)
+        | (mask << INTERIOR_SIZE)
+        | (mask >> INTERIOR_SIZE)
+    ) & _FULL_MASK
+
+
+def _flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Cells of `allowed` connected to `seed` (elementwise over int64 masks)."""
+    reach = seed & allowed
+    while True:
+        grown = _grow(reach) & allowed
+        if np.array_equal(grown, reach):
+            return reach
+        reach = grown
+
+
+def _corridor_wall_masks() -> np.ndarray:
+    """All interior wall sets of 8 cells that form a connected corridor maze.
+
+    Rows of the interior are 5-bit wall masks, built up row by row; a new row must not form,
+    with the row above, a 2x2 block that is all free, all wall or a checkerboard. The
+    complete sets are then kept if their free cells are connected.
+    """
+    rows = np.arange(1 << INTERIOR_SIZE)
+    row_bits = (rows[:, None] >> np.arange(INTERIOR_SIZE)) & 1
+    allowed_below = np.ones((len(rows), len(rows)), dtype=bool)
+    for j in range(INTERIOR_SIZE - 1):
+        a0, a1 = row_bits[:, j, None], row_bits[:, j + 1, None]
+        b0, b1 = row_bits[None, :, j], row_bits[None, :, j + 1]
+        n_walls = a0 + a1 + b0 + b1
+        checkerboard = (a0 == b1) & (a1 == b0) & (a0 != a1)
+        allowed_below &= (n_walls != 0) & (n_walls != 4) & ~checkerboard
+    row_walls = row_bits.sum(axis=1)
+
+    prefixes = rows[:, None]
+    prefix_walls = row_walls
+    for _ in range(INTERIOR_SIZE - 1):
+        parent, below = np.nonzero(allowed_below[prefixes[:, -1]])
+        prefixes = np.concatenate([prefixes[parent], below[:, None]], axis=1)
+        prefix_walls = prefix_walls[parent] + row_walls[below]
+        keep = prefix_walls <= N_INTERIOR_WALLS
+        prefixes, prefix_walls = prefixes[keep], prefix_walls[keep]
+    prefixes = prefixes[prefix_walls == N_INTERIOR_WALLS].astype(np.int64)
+    walls = (prefixes << (INTERIOR_SIZE * np.arange(INTERIOR_SIZE))).sum(axis=1)
+    free = ~walls & _FULL_MASK
+    connected = _flood(free & -free, free) == free
+    return np.sort(walls[connected])
+
+
+def _interior_neighbours() -> np.ndarray:
+    """(26, 4) bit index of each interior cell's neighbour per direction; 25 = outside."""
+    n = INTERIOR_SIZE * INTERIOR_SIZE
+    table = np.full((n + 1, 4), n, dtype=np.int64)
+    for b in range(n):
+        x, y = _bit_cell(b)
+        for d in range(4):
+            nx, ny = x + _DIR_DX[d], y + _DIR_DY[d]
+            if 1 <= nx <= INTERIOR_SIZE and 1 <= ny <= INTERIOR_SIZE:
+                table[b, d] = _bit(nx, ny)
+    return table
+
+
+def _bfs_tree_degree(free: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Degree of every cell in the BFS spanning tree of the free cells, per maze.
+
+    The root is the first free cell in row-major order (smallest y, then smallest x). Each
+    other cell's parent is, among its neighbours one step closer to the root, the one with
+    the smallest row-major index (up, then left, then right, then down).
+
+    Args:
+        free: (n_mazes, 26) bool, free interior cells by bit index; column 25 (outside) False.
+        neighbours: (26, 4) from `_interior_neighbours`.
+
+    Returns:
+        (n_mazes, 25) int: tree degree, 0 on walls.
+    """
+    n_mazes, n = free.shape[0], free.shape[1] - 1
+    maze = np.arange(n_mazes)
+    depth = np.full((n_mazes, n + 1), -1)
+    depth[maze, np.argmax(free[:, :n], axis=1)] = 0
+    for k in range(1, n):
+        frontier = depth == k - 1
+        new = free[:, :n] & (depth[:, :n] < 0) & frontier[:, neighbours[:n]].any(axis=-1)
+        if not new.any():
+            break
+        depth[:, :n][new] = k
+    parent_order = np.array([3, 2, 0, 1])
+    candidates = neighbours[:n][:, parent_order]
+    closer = free[:, candidates] & (depth[:, candidates] == depth[:, :n, None] - 1)
+    has_parent = closer.any(axis=-1) & free[:, :n]
+    parent = np.where(has_parent, candidates[np.arange(n), np.argmax(closer, axis=-1)], n)
+    n_children = (parent[:, None, :] == np.arange(n)[None, :, None]).sum(axis=-1)
+    return np.where(free[:, :n], n_children + has_parent, 0)
+
+
+@functools.cache
+def prosocial_mazes() -> ProsocialMazes:
+    """Enumerate every valid prosocial maze once (cached), PAPER.md §7, Fig. 7.
+
+    A maze is valid when its 8 interior walls form a connected corridor maze (free interior
+    cells connected; no 2x2 interior block all free, all wall or a checkerboard) and it has
+    at least one valid structure. A structure is a ball cell, a partner side and a goal side:
+    the ball sits on a cell of highest degree in the BFS spanning tree of the free cells
+    (every cell of that degree is a candidate). The tree is rooted at the first free cell in
+    row-major order (smallest y, then smallest x); each other cell hangs from the neighbour
+    one step closer to the root with the smallest row-major index. Removing the ball's cell
+    splits the free cells into sides; the partner side holds at least one dead end (a free
+    cell with exactly one free neighbour) and the goal side, a different side, at least two
+    (the goal and the learner). Structures are ordered by maze, ball cell, then the
+    directions (0..3) from the ball into the partner side and into the goal side.
+
+    Returns:
+        The table of mazes and structures; 2,919 mazes with 11,828 structures.
+    """
+    wall_masks = _corridor_wall_masks()
+    free_masks = ~wall_masks & _FULL_MASK
+    n = INTERIOR_SIZE * INTERIOR_SIZE
+    neighbours = _interior_neighbours()
+    free = np.zeros((len(wall_masks), n + 1), dtype=bool)
+    free[:, :n] = (free_masks[:, None] >> np.arange(n)) & 1
+    n_free_neighbours = free[:, neighbours[:n]].sum(axis=-1)
+    dead_end_bits = free[:, :n] & (n_free_neighbours == 1)
+    dead_ends = (dead_end_bits.astype(np.int64) << np.arange(n)).sum(axis=1)
+
+    tree_degree = _bfs_tree_degree(free, neighbours)
+    is_junction = tree_degree == tree_degree.max(axis=1, keepdims=True)
+    maze, ball = np.nonzero(is_junction)
+    remaining = free_masks[maze] & ~(np.int64(1) << ball)
+    sides = np.zeros((len(maze), 4), dtype=np.int64)
+    for d in range(4):
+        seed_bit = neighbours[ball, d]
+        seed = np.where(seed_bit < n, np.int64(1) << np.minimum(seed_bit, n - 1), 0)
+        sides[:, d] = _flood(seed, remaining)
+    side_dead_ends = sides & dead_ends[maze, None]
+    n_side_dead_ends = np.bitwise_count(side_dead_ends)
+    first_of_side = sides != 0
+    for d in range(1, 4):
+        for earlier in range(d):
+            first_of_side[:, d] &= sides[:, d] != sides[:, earlier]
+
+    rows = []
+    for partner_d in range(4):
+        for goal_d in range(4):
+            if partner_d == goal_d:
+                continue
+            ok = (
+                first_of_side[:, partner_d]
+                & first_of_side[:, goal_d]
+                & (n_side_dead_ends[:, partner_d] >= 1)
+                & (n_side_dead_ends[:, goal_d] >= 2)
+            )
+            idx = np.nonzero(ok)[0]
+            rows.append(
+                np.stack(
+                    [
+                        maze[idx],
+                        ball[idx],
+                        np.full(len(idx), partner_d),
+                        np.full(len(idx), goal_d),
+                        side_dead_ends[idx, partner_d],
+                        side_dead_ends[idx, goal_d],
+                    ],
+                    axis=1,
+                )
+            )
+    table = np.concatenate(rows).astype(np.int64)
+    table = table[np.lexsort(table[:, 3::-1].T)]
+    valid_mazes, first, _ = np.unique(table[:, 0], return_index=True, return_counts=True)
+    return ProsocialMazes(
+        wall_masks=wall_masks[valid_mazes],
+        structure_start=np.append(first, len(table)).astype(np.int64),
+        ball=table[:, 1],
+        partner_dead_ends=table[:, 4],
+        goal_dead_ends=table[:, 5],
+    )
+
+
+def sample_prosocial_layout(rng: np.random.Generator) -> ProsocialDraw:
+    """Draw one layout of the prosocial world (PAPER.md §7, Fig. 7).
+
+    The only source of randomness of the world. It makes exactly seven calls, in this order:
+    ``rng.integers(n_mazes)`` picks the maze (every valid maze equally likely, see
+    `prosocial_mazes`); ``rng.integers(k)`` picks one of its k structures (ball, partner side,
+    goal side); then, each uniform, the partner's dead end among those of its side, the goal
+    among the goal side's dead ends, the learner among the goal side's remaining dead ends
+    (cells in row-major order); then ``rng.integers(4)`` for the partner's direction and
+    ``rng.integers(4)`` for the learner's direction.
+
+    Args:
+        rng: the generator of the environment copy (``env.np_random``).
+
+    Returns:
+        The layout.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {rng!r}")
+    mazes = prosocial_mazes()
+    maze = int(rng.integers(mazes.n_mazes))
+    first, stop = mazes.structure_start[maze], mazes.structure_start[maze + 1]
+    structure = int(first + rng.integers(stop - first))
+    partner_cells = _mask_cells(int(mazes.partner_dead_ends[structure]))
+    partner_pos = partner_cells[int(rng.integers(len(partner_cells)))]
+    goal_cells = _mask_cells(int(mazes.goal_dead_ends[structure]))
+    goal = goal_cells.pop(int(rng.integers(len(goal_cells))))
+    learner_pos = goal_cells[int(rng.integers(len(goal_cells)))]
+    partner_dir = int(rng.integers(4))
+    learner_dir = int(rng.integers(4))
+    return ProsocialDraw(
+        walls=tuple(_mask_cells(int(mazes.wall_masks[maze]))),
+        ball=_bit_cell(int(mazes.ball[structure])),
+        partner_pos=partner_pos,
+        partner_dir=partner_dir,
+        goal=goal,
+        learner_pos=learner_pos,
+        learner_dir=learner_dir,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The scripted partner (PAPER.md §7)
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _route_from_mask(wall_mask: int, goal: tuple[int, int]) -> np.ndarray:
+    route = np.full((GRID_SIZE, GRID_SIZE), -1, dtype=np.int8)
+    distance = {goal: 0}
+    queue = deque([goal])
+    while queue:
+        x, y = queue.popleft()
+        for d in range(4):
+            cell = (x + int(_DIR_DX[d]), y + int(_DIR_DY[d]))
+            inside = 1 <= cell[0] <= INTERIOR_SIZE and 1 <= cell[1] <= INTERIOR_SIZE
+            if inside and not wall_mask >> _bit(*cell) & 1 and cell not in distance:
+                distance[cell] = distance[(x, y)] + 1
+                queue.append(cell)
+    for (x, y), dist in distance.items():
+        for d in range(4):
+            if distance.get((x + int(_DIR_DX[d]), y + int(_DIR_DY[d]))) == dist - 1:
+                route[x, y] = d
+                break
+    route.setflags(write=False)
+    return route
+
+
+def partner_route(walls: Iterable[tuple[int, int]], goal: tuple[int, int]) -> np.ndarray:
+    """The scripted partner's shortest-path policy to its goal (PAPER.md §7, Fig. 7).
+
+    Only walls are obstacles: the ball and the learner are ignored, so the route runs
+    through the ball's junction and the partner bumps into the ball until it is removed.
+    Where several shortest paths exist, the first direction in the order 0 = right,
+    1 = down, 2 = left, 3 = up that leads one step closer to the goal is taken.
+
+    Args:
+        walls: interior wall cells (x, y).
+        goal: the partner's goal (x, y).
+
+    Returns:
+        (7, 7) int8 indexed [x, y]: the direction of the next cell of the path; -1 on walls,
+        on the goal and on cells that cannot reach it. Read-only (cached).
+    """
+    return _route_from_mask(_wall_mask(walls), (int(goal[0]), int(goal[1])))
+
+
+def partner_action(partner_dir: int, route_dir: int) -> int:
+    """The partner's action given its direction and the direction of its path (PAPER.md §7).
+
+    It moves forward when it faces the next cell of its path, else turns towards it: left
+    for a quarter turn to the left, right for a quarter turn to the right or a half turn.
+
+    Args:
+        partner_dir: the partner's direction (0..3).
+        route_dir: the direction of the next cell of its path (`partner_route`).
+
+    Returns:
+        The action in the learner's coding (`ProsocialActions`): 1 left, 2 right, 3 forward.
+    """
+    turn = (route_dir - partner_dir) % 4
+    if turn == 0:
+        return ProsocialActions.forward
+    if turn == 3:
+        return ProsocialActions.left
+    return ProsocialActions.right
+
+
+# Vectorised forms of the two agents' rules, indexed by action or by the turn
+# (route_dir - partner_dir) % 4 that the partner faces.
+_TURN_BY_ACTION = np.array([0, -1, 1, 0, 0])
+_PARTNER_ACTION_BY_TURN = np.array([int(partner_action(0, turn)) for turn in range(4)])
+_PARTNER_TURN_BY_TURN = _TURN_BY_ACTION[_PARTNER_ACTION_BY_TURN]
+
+
+# ---------------------------------------------------------------------------------------------
+# The MiniGrid environment
+# ---------------------------------------------------------------------------------------------
+
+
+class Partner(WorldObj):
+    """The scripted partner as a MiniGrid object: a blue agent triangle (PAPER.md §7).
+
+    It is encoded as MiniGrid's agent, ``(10, 2, partner_dir)``, blocks the learner, and is
+    drawn by MiniGrid's renderer as a blue triangle pointing in its direction.
+    """
+
+    def __init__(self, direction: int):
+        super().__init__("agent", PARTNER_COLOR)
+        self.dir = direction
+
+    def encode(self) -> tuple[int, int, int]:
+        """MiniGrid encoding (object, colour, state) with the direction as state."""
+        return (_AGENT, _PARTNER_COLOR_IDX, self.dir)
+
+    def render(self, img: np.ndarray) -> None:
+        """Draw the partner like MiniGrid draws its agent, in blue."""
+        triangle = point_in_triangle((0.12, 0.19), (0.87, 0.50), (0.12, 0.81))
+        triangle = rotate_fn(triangle, cx=0.5, cy=0.5, theta=0.5 * math.pi * self.dir)
+        fill_coords(img, triangle, COLORS[PARTNER_COLOR])
+
+
+def _layout_grid(draw: ProsocialDraw) -> tuple[Grid, Partner]:
+    grid = Grid(GRID_SIZE, GRID_SIZE)
+    grid.wall_rect(0, 0, GRID_SIZE, GRID_SIZE)
+    for x, y in draw.walls:
+        grid.set(x, y, Wall())
+    grid.set(*draw.ball, Ball(BALL_COLOR))
+    grid.set(*draw.goal, Goal())
+    partner = Partner(draw.partner_dir)
+    grid.set(*draw.partner_pos, partner)
+    return grid, partner
+
+
+def render_prosocial(draw: ProsocialDraw, *, tile_size: int = TILE_PIXELS) -> np.ndarray:
+    """Render a prosocial layout with MiniGrid's renderer, for the book's pictures of Fig. 7.
+
+    The learner is MiniGrid's red triangle, the partner a blue triangle, the ball a yellow
+    disc, the partner's goal the green square, walls grey.
+
+    Args:
+        draw: a layout, e.g. from `sample_prosocial_layout`.
+        tile_size: pixels per cell.
+
+    Returns:
+        (7 * tile_size, 7 * tile_size, 3) uint8 RGB image.
+    """
+    if not isinstance(tile_size, int) or tile_size < 1:
+        raise ValueError(f"tile_size must be a positive int, got {tile_size!r}")
+    grid, _ = _layout_grid(draw)
+    return grid.render(tile_size, draw.learner_pos, draw.learner_dir)
+
+
+class ProsocialEnv(MiniGridEnv):
+    """
+    ## Description
+
+    The two-agent world of Fig. 7 (PAPER.md §7). A 7x7 grid with a wall border holds a
+    corridor maze of exactly 8 interior walls (free cells connected; no 2x2 interior block
+    all free, all wall or a checkerboard). A scripted **partner** (blue triangle) stands on a
+    dead end and walks the shortest path to its **goal** (green), a dead end on the other
+    side of a junction. A **ball** (yellow) on that junction blocks the only way through.
+    The **learner** (red triangle) starts on a dead end on the goal's side. The partner
+    treats only walls as obstacles, so it bumps into the ball until the learner picks the
+    ball up: helping is clearing the ball so the partner can pass. Layouts come from
+    `sample_prosocial_layout`, uniform over all 2,919 valid mazes. The partner is a MiniGrid
+    object (`Partner`), so MiniGrid's renderer draws it next to the learner; `render` shows
+    the whole grid without the view highlight, since the learner sees all of it.
+
+    Within a step the learner acts first, then the partner. Each step the partner turns
+    towards the next cell of its path (`partner_route`, `partner_action`) or, facing it,
+    moves forward; a forward move into a wall, the ball or the learner leaves it in place.
+    When the partner steps onto its goal, `goal_reached` is reported and the whole layout is
+    drawn again in place; the step counter keeps running.
+
+    ## Mission Space
+
+    "help your partner reach its goal" (constant).
+
+    ## Action Space
+
+    | Num | Name    | Action                                                     |
+    |-----|---------|------------------------------------------------------------|
+    | 0   | still   | Do nothing                                                 |
+    | 1   | left    | Turn left                                                  |
+    | 2   | right   | Turn right                                                 |
+    | 3   | forward | Move forward (walls, the ball and the partner block it)    |
+    | 4   | pickup  | Facing the ball: remove it from the grid (nothing carried) |
+
+    ## Observation Encoding
+
+    A (9, 9, 4) uint8 egocentric view of the whole grid, built as PAPER.md §3 builds the
+    single-agent view: MiniGrid's grid encoding (object, colour, state) of the 7x7 grid,
+    with the learner written as (10, 0, learner_dir) and the partner as (10, 2, partner_dir);
+    the ball is (6, 4, 0), yellow. The grid is zero-padded to 17x17, the 9x9 window centred
+    on the learner is cut and rotated so the learner faces up: indexed [row, column,
+    channel], the learner is at [4, 4], the cell in front of it at [3, 4] and the cell to its
+    right at [4, 5]. Channel 3 is 1 on the partner's goal cell (also when the learner stands
+    on it), 0 elsewhere.
+
+    `reset` and `step` report in `info` `partner_view_pos`, the partner's (row, column)
+    in the returned observation; `step` also reports `partner_action`, the
+    partner's action of this step in the learner's coding (1 left, 2 right, 3 forward).
+    The ISR input (PAPER.md §7) writes that action at the partner's cell of the observation
+    the learner acted on, i.e. the previous observation and its `partner_view_pos`.
+
+    ## Rewards
+
+    The reward is the learner's effort cost R_e: -0.009 for every forward move, also when
+    it is blocked, 0 otherwise. The social reward for helping (+0.4 to both agents when
+    `info["goal_reached"]`) is paid by `valint.social`, not here.
+
+    ## Termination
+
+    Never terminated. Truncated after exactly 100 steps.
+
+    ## Registered Configurations
+
+    - `valint/Prosocial-v0` (registered in `valint.social`)
+    """
+
+    def __init__(self, *, render_mode: str | None = None):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(
+                f"render_mode must be one of {[None, *self.metadata['render_modes']]}, "
+                f"got {render_mode!r}"
+            )
+        super().__init__(
+            mission_space=MissionSpace(mission_func=self._gen_mission),
+            grid_size=GRID_SIZE,
+            max_steps=MAX_STEPS,
+            see_through_walls=True,
+            render_mode=render_mode,
+            highlight=False,
+        )
+        self.action_space = spaces.Discrete(N_ACTIONS)
+        self.observation_space = spaces.Box(low=0, high=255, shape=OBS_SHAPE, dtype=np.uint8)
+        self.layout: ProsocialDraw | None = None
+        self.partner: Partner | None = None
+        self.partner_pos: tuple[int, int] = (-1, -1)
+        self.goal_pos: tuple[int, int] = (-1, -1)
+        self._route = np.full((GRID_SIZE, GRID_SIZE), -1, dtype=np.int8)
+
+    @property
+    def ball_present(self) -> bool:
+        """Whether the ball still blocks its junction (False once the learner picked it up)."""
+        return isinstance(self.grid.get(*self.layout.ball), Ball)
+
+    @staticmethod
+    def _gen_mission() -> str:
+        return "help your partner reach its goal"
+
+    def _gen_grid(self, width: int, height: int) -> None:
+        draw = sample_prosocial_layout(self.np_random)
+        self.grid, self.partner = _layout_grid(draw)
+        self.layout = draw
+        self.partner_pos = draw.partner_pos
+        self.goal_pos = draw.goal
+        self.agent_pos = draw.learner_pos
+        self.agent_dir = draw.learner_dir
+        self._route = partner_route(draw.walls, draw.goal)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Draw a new layout; `info["partner_view_pos"]` locates the partner in `obs`."""
+        obs, _ = super().reset(seed=seed, options=options)
+        return obs, {"partner_view_pos": self._partner_view_pos(obs)}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Learner acts, then the partner; see the class docstring (PAPER.md §7)."""
+        if action not in range(N_ACTIONS):
+            raise ValueError(f"action must be one of 0..{N_ACTIONS - 1}, got {action!r}")
+        self.step_count += 1
+        effort_cost = 0.0
+        fwd_pos = tuple(int(v) for v in self.front_pos)
+        fwd_cell = self.grid.get(*fwd_pos)
+        if action == ProsocialActions.left:
+            self.agent_dir = (self.agent_dir - 1) % 4
+        elif action == ProsocialActions.right:
+            self.agent_dir = (self.agent_dir + 1) % 4
+        elif action == ProsocialActions.forward:
+            effort_cost = EFFORT_COST
+            if fwd_cell is None or fwd_cell.can_overlap():
+                self.agent_pos = fwd_pos
+        elif action == ProsocialActions.pickup:
+            if fwd_cell is not None and fwd_cell.type == "ball":
+                self.grid.set(*fwd_pos, None)
+
+        partner_act, goal_reached = self._partner_step()
+        if goal_reached:
+            self._gen_grid(self.width, self.height)
+        truncated = self.step_count >= self.max_steps
+        if self.render_mode == "human":
+            self.render()
+        obs = self.gen_obs()
+        info = {
+            "goal_reached": goal_reached,
+            "effort_cost": effort_cost,
+            "partner_action": partner_act,
+            "partner_view_pos": self._partner_view_pos(obs),
+        }
+        return obs, effort_cost, False, truncated, info
+
+    def _partner_step(self) -> tuple[int, bool]:
+        """Move the scripted partner one step; returns its action and whether it arrived."""
+        x, y = self.partner_pos
+        act = partner_action(self.partner.dir, int(self._route[x, y]))
+        if act == ProsocialActions.left:
+            self.partner.dir = (self.partner.dir - 1) % 4
+        elif act == ProsocialActions.right:
+            self.partner.dir = (self.partner.dir + 1) % 4
+        else:
+            target = (x + int(_DIR_DX[self.partner.dir]), y + int(_DIR_DY[self.partner.dir]))
+            cell = self.grid.get(*target)
+            blocked = (cell is not None and not cell.can_overlap()) or target == tuple(
+                self.agent_pos
+            )
+            if not blocked:
+                if target == self.goal_pos:
+                    return int(act), True
+                self.grid.set(x, y, None)
+                self.grid.set(*target, self.partner)
+                self.partner_pos = target
+        return int(act), False
+
+    def gen_obs(self) -> np.ndarray:
+        """The learner's (9, 9, 4) egocentric view (PAPER.md §3 and §7)."""
+        full = np.zeros((GRID_SIZE, GRID_SIZE, 4), dtype=np.uint8)
+        full[:, :, :3] = self.grid.encode()
+        ax, ay = self.agent_pos
+        full[ax, ay, :3] = (_AGENT, _LEARNER_COLOR_IDX, self.agent_dir)
+        full[self.goal_pos[0], self.goal_pos[1], 3] = 1
+        margin = (_PADDED_SIZE - GRID_SIZE) // 2
+        padded = np.zeros((_PADDED_SIZE, _PADDED_SIZE, 4), dtype=np.uint8)
+        padded[margin : margin + GRID_SIZE, margin : margin + GRID_SIZE] = full
+        low = margin - VIEW_SIZE // 2
+        window = padded[ax + low : ax + low + VIEW_SIZE, ay + low : ay + low + VIEW_SIZE]
+        # window is [x, y]; as an image [row = y, column = x] "up" is -y, i.e. direction 3.
+        # Each quarter turn counter-clockwise brings the next direction (0, 1, 2) to the top.
+        image = window.transpose(1, 0, 2)
+        return np.ascontiguousarray(np.rot90(image, k=(self.agent_dir + 1) % 4))
+
+    @staticmethod
+    def _partner_view_pos(obs: np.ndarray) -> tuple[int, int]:
+        is_partner = (obs[:, :, 0] == _AGENT) & (obs[:, :, 1] == _PARTNER_COLOR_IDX)
+        (row, col), = np.argwhere(is_partner)
+        return int(row), int(col)
+
+
+# ---------------------------------------------------------------------------------------------
+# The batched twin
+# ---------------------------------------------------------------------------------------------
+
+
+class BatchStep(NamedTuple):
+    """Result of `ProsocialBatch.step` for `n` copies (docs/CONTRACTS.md, PAPER.md §7)."""
+
+    obs: np.ndarray
+    """(n, 9, 9, 4) uint8: observation after the step, already reset where truncated."""
+    effort_cost: np.ndarray
+    """(n,) float32: R_e of the step, -0.009 for a forward move, else 0."""
+    goal_reached: np.ndarray
+    """(n,) bool: the partner reached its goal this step (the layout was drawn again)."""
+    truncated: np.ndarray
+    """(n,) bool: the episode ended after this step (100 steps)."""
+    final_obs: np.ndarray
+    """(n, 9, 9, 4) uint8: last observation of the episode where truncated, else = obs."""
+    partner_action: np.ndarray
+    """(n,) int64: the partner's action of this step (1 left, 2 right, 3 forward)."""
+    partner_view_pos: np.ndarray
+    """(n, 2) int64: (row, column) of the partner in `obs` (after any auto-reset)."""
+
+
+def _view_table() -> np.ndarray:
+    """(49 * 4, 81) flat source cell of each window cell per learner cell and direction.
+
+    Entry ``[(y * 7 + x) * 4 + d, r * 9 + c]`` is the flat cell (y * 7 + x) seen at window
+    [r, c] by a learner at (x, y) facing d, or 49 (padding) outside the grid. Window cell
+    [r, c] lies 4 - r cells ahead and c - 4 cells to the right (right of d is d + 1).
+    """
+    half = VIEW_SIZE // 2
+    rows, cols = np.meshgrid(np.arange(VIEW_SIZE), np.arange(VIEW_SIZE), indexing="ij")
+    ahead, right = (half - rows).ravel(), (cols - half).ravel()
+    table = np.empty((_N_CELLS * 4, VIEW_SIZE * VIEW_SIZE), dtype=np.int64)
+    for cell in range(_N_CELLS):
+        y, x = divmod(cell, GRID_SIZE)
+        for d in range(4):
+            r = (d + 1) % 4
+            gx = x + ahead * _DIR_DX[d] + right * _DIR_DX[r]
+            gy = y + ahead * _DIR_DY[d] + right * _DIR_DY[r]
+            inside = (gx >= 0) & (gx < GRID_SIZE) & (gy >= 0) & (gy < GRID_SIZE)
+            table[cell * 4 + d] = np.where(inside, gy * GRID_SIZE + gx, _N_CELLS)
+    return table
+
+
+_VIEW_TABLE = _view_table()
+
+
+@functools.cache
+def _maze_cells(wall_mask: int) -> tuple[np.ndarray, np.ndarray]:
+    """Static encoding (50, 4) and wall flags (49,) of a maze, flat index y * 7 + x."""
+    walls = np.ones((GRID_SIZE, GRID_SIZE), dtype=bool)
+    walls[1:-1, 1:-1] = False
+    for x, y in _mask_cells(wall_mask):
+        walls[y, x] = True
+    walls = walls.ravel()
+    encoding = np.zeros((_N_CELLS + 1, 4), dtype=np.uint8)
+    encoding[:_N_CELLS, :3] = np.where(walls[:, None], _WALL_CODE, _EMPTY_CODE)
+    walls.setflags(write=False)
+    encoding.setflags(write=False)
+    return encoding, walls
+
+
+class ProsocialBatch:
+    """`n` independent copies of `ProsocialEnv` stepped with vectorised numpy (PAPER.md §7).
+
+    Copy i draws its layouts from ``gymnasium.utils.seeding.np_random(seeds[i])[0]`` exactly
+    as ``ProsocialEnv.reset(seed=seeds[i])`` followed by a plain ``reset()`` at each
+    truncation, so both give identical observations, costs, goal events and partner actions
+    from the same actions. State is numpy arrays over copies; Python loops only over copies
+    whose layout is drawn again (goal reached or truncated).
+
+    The ISR (PAPER.md §7) pairs the observation the learner acted on with the learner's
+    action and the partner's action at the partner's cell: keep `partner_view_pos` (after
+    `reset`) or `BatchStep.partner_view_pos` (after `step`) with the observation it belongs
+    to, and pair it with the next step's `partner_action`.
+
+    Args:
+        seeds: one seed per copy (non-negative ints).
+
+    Attributes:
+        partner_view_pos: (n, 2) int64, (row, column) of the partner in the current
+            observation (the last one returned by `reset` or `step`).
+    """
+
+    def __init__(self, seeds: Sequence[int]):
+        seeds = list(seeds)
+        if not seeds or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
+            raise ValueError(
+                f"seeds must be a non-empty sequence of non-negative ints, got {seeds!r}"
+            )
+        self.seeds = [int(s) for s in seeds]
+        self.n = len(seeds)
+        n = self.n
+        self._copy = np.arange(n)
+        self._rngs: list[np.random.Generator] = []
+        self._static = np.zeros((n, _N_CELLS + 1, 4), dtype=np.uint8)
+        # Per-copy maze cells, flattened over copies: copy i, cell c is entry i * 49 + c.
+        self._cell_offset = self._copy * _N_CELLS
+        self._walls_flat = np.zeros(n * _N_CELLS, dtype=bool)
+        self._route_flat = np.zeros(n * _N_CELLS, dtype=np.int64)
+        self._ball = np.zeros(n, dtype=np.int64)
+        self._ball_present = np.zeros(n, dtype=bool)
+        self._goal = np.zeros(n, dtype=np.int64)
+        self._learner_pos = np.zeros(n, dtype=np.int64)
+        self._learner_dir = np.zeros(n, dtype=np.int64)
+        self._partner_pos = np.zeros(n, dtype=np.int64)
+        self._partner_dir = np.zeros(n, dtype=np.int64)
+        self._step_count = np.zeros(n, dtype=np.int64)
+        self.partner_view_pos = np.zeros((n, 2), dtype=np.int64)
+
+    def reset(self) -> np.ndarray:
+        """Re-seed every copy from its seed and draw its first layout.
+
+        Returns:
+            (n, 9, 9, 4) uint8 observations; `partner_view_pos` locates the partner in them.
+        """
+        self._rngs = [seeding.np_random(s)[0] for s in self.seeds]
+        for i in range(self.n):
+            self._redraw(i)
+        self._step_count[:] = 0
+        obs = self._observe(self._copy)
+        self.partner_view_pos = self._partner_view(self._copy)
+        return obs
+
+    def step(self, actions: np.ndarray) -> BatchStep:
+        """Step every copy once: the learner acts, then the partner (PAPER.md §7).
+
+        Args:
+            actions: (n,) ints in 0..4 (`ProsocialActions`).
+
+        Returns:
+            The `BatchStep`; copies that reach 100 steps are reset (`obs`) after their last
+            observation is kept in `final_obs`.
+        """
+        if not self._rngs:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.n,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(
+                f"actions must be an int array of shape ({self.n},), got dtype {actions.dtype} "
+                f"and shape {actions.shape}"
+            )
+        if actions.min() < 0 or actions.max() >= N_ACTIONS:
+            raise ValueError(f"actions must be in 0..{N_ACTIONS - 1}, got {actions!r}")
+        self._learner_dir = (self._learner_dir + _TURN_BY_ACTION[actions]) % 4
+        front = self._learner_pos + _DIR_FLAT[self._learner_dir]
+        ball_in_front = self._ball_present & (self._ball == front)
+        forward = actions == _FORWARD
+        blocked = self._walls_flat[self._cell_offset + front] | ball_in_front
+        blocked |= self._partner_pos == front
+        self._learner_pos = np.where(forward & ~blocked, front, self._learner_pos)
+        self._ball_present &= ~((actions == _PICKUP) & ball_in_front)
+        effort_cost = np.where(forward, np.float32(EFFORT_COST), np.float32(0.0))
+
+        turn = (self._route_flat[self._cell_offset + self._partner_pos] - self._partner_dir) % 4
+        partner_act = _PARTNER_ACTION_BY_TURN[turn]
+        self._partner_dir = (self._partner_dir + _PARTNER_TURN_BY_TURN[turn]) % 4
+        target = self._partner_pos + _DIR_FLAT[self._partner_dir]
+        partner_blocked = self._walls_flat[self._cell_offset + target]
+        partner_blocked |= self._ball_present & (self._ball == target)
+        partner_blocked |= self._learner_pos == target
+        partner_moves = (turn == 0) & ~partner_blocked
+        self._partner_pos = np.where(partner_moves, target, self._partner_pos)
+        goal_reached = partner_moves & (self._partner_pos == self._goal)
+        for i in np.flatnonzero(goal_reached):
+            self._redraw(i)
+
+        self._step_count += 1
+        truncated = self._step_count >= MAX_STEPS
+        obs = self._observe(self._copy)
+        final_obs = obs
+        if truncated.any():
+            final_obs = obs.copy()
+            done = np.flatnonzero(truncated)
+            for i in done:
+                self._redraw(i)
+            self._step_count[done] = 0
+            obs[done] = self._observe(done)
+        self.partner_view_pos = self._partner_view(self._copy)
+        return BatchStep(
+            obs=obs,
+            effort_cost=effort_cost,
+            goal_reached=goal_reached,
+            truncated=truncated,
+            final_obs=final_obs,
+            partner_action=partner_act,
+            partner_view_pos=self.partner_view_pos,
+        )
+
+    def _redraw(self, i: int) -> None:
+        draw = sample_prosocial_layout(self._rngs[i])
+        wall_mask = _wall_mask(draw.walls)
+        encoding, walls = _maze_cells(wall_mask)
+        goal = draw.goal[1] * GRID_SIZE + draw.goal[0]
+        self._static[i] = encoding
+        self._static[i, goal] = (*_GOAL_CODE, 1)
+        cells = slice(i * _N_CELLS, (i + 1) * _N_CELLS)
+        self._walls_flat[cells] = walls
+        self._route_flat[cells] = _route_from_mask(wall_mask, draw.goal).T.ravel()
+        self._goal[i] = goal
+        self._ball[i] = draw.ball[1] * GRID_SIZE + draw.ball[0]
+        self._ball_present[i] = True
+        self._learner_pos[i] = draw.learner_pos[1] * GRID_SIZE + draw.learner_pos[0]
+        self._learner_dir[i] = draw.learner_dir
+        self._partner_pos[i] = draw.partner_pos[1] * GRID_SIZE + draw.partner_pos[0]
+        self._partner_dir[i] = draw.partner_dir
+
+    def _observe(self, idx: np.ndarray) -> np.ndarray:
+        """(len(idx), 9, 9, 4) observations of the copies `idx`."""
+        k = np.arange(len(idx))
+        cells = self._static[idx]
+        ball = self._ball_present[idx]
+        cells[k[ball], self._ball[idx][ball], :3] = _BALL_CODE
+        agents = np.stack([self._partner_pos[idx], self._learner_pos[idx]], axis=1)
+        codes = np.empty((len(idx), 2, 3), dtype=np.uint8)
+        codes[:, :, 0] = _AGENT
+        codes[:, :, 1] = (_PARTNER_COLOR_IDX, _LEARNER_COLOR_IDX)
+        codes[:, 0, 2] = self._partner_dir[idx]
+        codes[:, 1, 2] = self._learner_dir[idx]
+        cells[k[:, None], agents, :3] = codes
+        window = _VIEW_TABLE[self._learner_pos[idx] * 4 + self._learner_dir[idx]]
+        window += (k * (_N_CELLS + 1))[:, None]
+        # np.take on the flattened cells is several times faster than 2-D fancy indexing.
+        obs = np.take(cells.reshape(-1, 4), window, axis=0)
+        return obs.reshape(len(idx), *OBS_SHAPE)
+
+    def _partner_view(self, idx: np.ndarray) -> np.ndarray:
+        """(len(idx), 2) (row, column) of the partner in the learner's window."""
+        ly, lx = np.divmod(self._learner_pos[idx], GRID_SIZE)
+        py, px = np.divmod(self._partner_pos[idx], GRID_SIZE)
+        d = self._learner_dir[idx]
+        r = (d + 1) % 4
+        ahead = (px - lx) * _DIR_DX[d] + (py - ly) * _DIR_DY[d]
+        right = (px - lx) * _DIR_DX[r] + (py - ly) * _DIR_DY[r]
+        half = VIEW_SIZE // 2
+        return np.stack([half - ahead, half + right], axis=1)

@@ -1,0 +1,203 @@
+"""Provenance of a run: package versions, git commit, device and wall time.
+
+Every result the book shows is stored with this record (PAPER.md §10: the published numbers
+could not be traced to the code and versions that made them), and each figure page renders it
+with :func:`provenance_frame`. Nothing here raises for a missing package, a missing ``git`` or
+a copy of the package outside a git checkout; such fields read ``"not installed"`` or
+``"unknown"``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from valint import __version__
+
+PACKAGES = (
+    "numpy",
+    "torch",
+    "gymnasium",
+    "minigrid",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "seaborn",
+    "matplotlib",
+)
+"""Distributions whose versions are recorded, in this order."""
+
+UNKNOWN = "unknown"
+NOT_INSTALLED = "not installed"
+_GIT_TIMEOUT_S = 10.0
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def package_version(name: str) -> str:
+    """Return the installed version of distribution ``name``, or ``"not installed"``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return NOT_INSTALLED
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    """Run ``git -C directory args`` and return its stripped stdout, or None on any failure."""
+    executable = shutil.which("git")
+    if executable is None:
+        return None
+    try:
+        done = subprocess.run(
+            [executable, "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip()
+
+
+def git_state(package_dir: str | Path | None = None) -> tuple[str, bool | str]:
+    """Return the commit of the repository that holds the package, and whether it is dirty.
+
+    The commit is reported only when ``package_dir`` lies in a git work tree that tracks the
+    package's ``__init__.py``; an installed copy that merely sits inside some other repository
+    (a virtual environment inside a project, say) reports ``"unknown"``.
+
+    Args:
+        package_dir: The directory of the ``valint`` package; defaults to this module's.
+
+    Returns:
+        ``(commit, dirty)``: the 40-hex ``HEAD`` commit and True when tracked files differ from
+        it (untracked files are ignored, as ``git describe --dirty`` does), or
+        ``("unknown", "unknown")`` when there is no such checkout or ``git`` is missing.
+    """
+    directory = Path(package_dir) if package_dir is not None else _PACKAGE_DIR
+    if not directory.is_dir():
+        return UNKNOWN, UNKNOWN
+    if _git(directory, "ls-files", "--error-unmatch", "--", "__init__.py") is None:
+        return UNKNOWN, UNKNOWN
+    commit = _git(directory, "rev-parse", "--verify", "HEAD")
+    if commit is None or len(commit) != 40:
+        return UNKNOWN, UNKNOWN
+    status = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    return commit, (UNKNOWN if status is None else bool(status))
+
+
+def _cpu_description() -> str:
+    """Name the processor and the number of cores this process may use."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine() or UNKNOWN
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 0
+    return f"cpu: {name}, {cores} cores"
+
+
+def default_device() -> str:
+    """Describe the device runs use: ``"cuda:<GPU name>"`` when CUDA is available, else the CPU."""
+    try:
+        import torch
+    except ImportError:
+        return _cpu_description()
+    if torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return _cpu_description()
+
+
+def _torch_threads() -> int | str:
+    """torch's intra-op thread count, which sets CPU training speed."""
+    try:
+        import torch
+    except ImportError:
+        return NOT_INSTALLED
+    return torch.get_num_threads()
+
+
+def provenance(
+    *,
+    profile: str,
+    config_key: str | None = None,
+    wall_time_s: float | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Record how a result was made, for the results store and the book (PAPER.md §10).
+
+    Args:
+        profile: The config profile of the run (``"paper"``, ``"quick"`` or ``"smoke"``).
+        config_key: The results-store key of the run's config (:func:`valint.store.config_key`).
+        wall_time_s: Wall-clock time of the run, in seconds.
+        device: Where the run was computed; defaults to :func:`default_device`.
+
+    Returns:
+        A flat JSON-able dict: ``profile``, ``config_key``, ``wall_time_s``,
+        ``timestamp_utc`` (ISO 8601), ``valint_version``, ``<package>_version`` for each of
+        :data:`PACKAGES` (``"not installed"`` when absent), ``python_version``, ``platform``,
+        ``git_commit`` and ``git_dirty`` (see :func:`git_state`), ``torch_num_threads`` and
+        ``device``.
+
+    Raises:
+        ValueError: If ``profile`` is empty or ``wall_time_s`` is negative or not finite.
+    """
+    if not isinstance(profile, str) or not profile:
+        raise ValueError(f"profile must be a non-empty str, got {profile!r}")
+    if wall_time_s is not None and not (math.isfinite(wall_time_s) and wall_time_s >= 0):
+        raise ValueError(f"wall_time_s must be a finite number >= 0, got {wall_time_s!r}")
+    commit, dirty = git_state()
+    record: dict[str, Any] = {
+        "profile": profile,
+        "config_key": config_key,
+        "wall_time_s": None if wall_time_s is None else float(wall_time_s),
+        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "valint_version": __version__,
+    }
+    record.update((f"{name}_version", package_version(name)) for name in PACKAGES)
+    record.update(
+        {
+            "python_version": platform.python_version(),
+            "platform": platform.platform(),
+            "git_commit": commit,
+            "git_dirty": dirty,
+            "torch_num_threads": _torch_threads(),
+            "device": device if device is not None else default_device(),
+        }
+    )
+    return record
+
+
+def provenance_frame(prov: dict[str, Any]) -> pd.DataFrame:
+    """Turn a provenance record into a two-column table for a book page.
+
+    Args:
+        prov: A record from :func:`provenance` (or read back from a store sidecar).
+
+    Returns:
+        One row per field, in the record's order, with columns ``item`` and ``value`` (both
+        str; a missing value reads ``"not recorded"``).
+    """
+    rows = [
+        {"item": str(item), "value": "not recorded" if value is None else str(value)}
+        for item, value in prov.items()
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"])

@@ -1,0 +1,941 @@
+"""Statistics of the paper's figures, on tidy per-seed tables (PAPER.md §6, §8).
+
+Every public function takes a tidy :class:`pandas.DataFrame` (the tables of docs/CONTRACTS.md,
+or the authors' per-seed CSVs of PAPER.md §10 with ``replicate`` renamed to ``seed``) and
+returns a tidy DataFrame. Test results carry the columns of :data:`RESULT_COLUMNS`::
+
+    contrast, estimate, ci_low, ci_high, statistic, df, p_value, method
+
+plus extra columns where a test needs them (``cohens_d``, ``layout``, ``p_holm``,
+``warnings``, ``converged``, ...). A contrast ``"a - b"`` always has ``estimate = a - b``; the
+default pairs ``("frozen", "isr")`` and ``("isr", "oracle")`` give the signs of PAPER.md §8
+(frozen vs isr t(18) = -2.38). Condition labels are compared case-insensitively, so the
+authors' "Frozen", "ISR", "Oracle" and this project's ``frozen``, ``isr``, ``oracle`` both work.
+
+The functions by figure:
+
+- Fig. 4b: :func:`ood_t_tests` (Student t-tests as published, Welch beside them).
+- Fig. 5 as published: :func:`ols_condition_by_layout` (effect in the reference layout only)
+  and :func:`ols_condition_plus_layout` (additive model of PAPER.md §8).
+- Fig. 5 done properly: :func:`mixed_model_condition_layout` (random intercept per seed) and
+  :func:`per_layout_t_tests` with :func:`holm_correction`.
+- Fig. 3a / 3b: :func:`isr_train_test_gap_test`, :func:`data_size_summary`,
+  :func:`data_size_slope`.
+- Figs. 1b, 4a, 6, 7: :func:`phase_window_means`, :func:`phase_window_test`,
+  :func:`first_last_window_test`, all built on :func:`paired_t_test`.
+
+Frozen, in the tables here, is the paper's name for an agent that keeps training in the
+training layouts with the caregiver present, never sees the OOD layout, and is tested zero-shot
+(PAPER.md §5).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as sps
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "contrast",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "df",
+    "p_value",
+    "method",
+)
+"""Columns every test result carries, in this order (docs/CONTRACTS.md; STYLE.md §6 item 11)."""
+
+DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("frozen", "isr"), ("isr", "oracle"))
+"""Condition pairs compared in Figs. 4b and 5; contrast ``a - b`` (signs of PAPER.md §8)."""
+
+REFERENCE_LAYOUT = "T"
+"""Reference layout of the as-published Fig. 5 model (PAPER.md §8).
+
+The authors' treatment coding took the alphabetically first label as reference, and their
+result is the effect in "T". With this project's labels ``sorted`` gives "4 rooms" first
+("4" sorts before capitals), so the reference must be named explicitly to match the paper.
+"""
+
+DEFAULT_WINDOW_FRACTION = 0.1
+"""Default learning-curve window: the last (or first) 10 % of the phase-2 episodes."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalise_conditions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy with ``condition`` lower-cased ("ISR" -> "isr")."""
+    if "condition" not in frame.columns:
+        raise ValueError(f"expected a 'condition' column, got columns {list(frame.columns)}")
+    out = frame.copy()
+    out["condition"] = out["condition"].astype(str).str.lower()
+    return out
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"missing columns {missing}; got {list(frame.columns)}")
+
+
+def _contrast(a: str, b: str) -> str:
+    return f"{a} - {b}"
+
+
+def _per_seed(frame: pd.DataFrame, value: str, by: Sequence[str]) -> pd.DataFrame:
+    """Average ``value`` over repeated rows of one seed (e.g. several evaluation layouts)."""
+    if "seed" not in frame.columns:
+        return frame[[*by, value]]
+    return frame.groupby([*by, "seed"], as_index=False)[value].mean()
+
+
+def _t_summary(
+    estimate: float, se: float, df: float, confidence: float
+) -> tuple[float, float, float, float]:
+    """(statistic, p_value, ci_low, ci_high) of a t statistic estimate / se with df."""
+    if not (np.isfinite(se) and se > 0 and np.isfinite(df) and df > 0):
+        return math.nan, math.nan, math.nan, math.nan
+    statistic = estimate / se
+    p_value = float(2 * sps.t.sf(abs(statistic), df))
+    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    return float(statistic), p_value, estimate - half, estimate + half
+
+
+def _two_sample(
+    x: np.ndarray, y: np.ndarray, *, equal_var: bool, confidence: float
+) -> dict[str, float]:
+    """Two-sample t-test of mean(x) - mean(y): Student (equal_var) or Welch."""
+    nx, ny = len(x), len(y)
+    estimate = float(np.mean(x) - np.mean(y)) if nx and ny else math.nan
+    if nx < 2 or ny < 2:
+        se, df = math.nan, math.nan
+    else:
+        vx, vy = float(np.var(x, ddof=1)), float(np.var(y, ddof=1))
+        if equal_var:
+            df = nx + ny - 2.0
+            pooled = ((nx - 1) * vx + (ny - 1) * vy) / df
+            se = math.sqrt(pooled * (1 / nx + 1 / ny))
+        else:
+            se = math.sqrt(vx / nx + vy / ny)
+            denom = (vx / nx) ** 2 / (nx - 1) + (vy / ny) ** 2 / (ny - 1)
+            df = se**4 / denom if denom > 0 else math.nan
+    statistic, p_value, ci_low, ci_high = _t_summary(estimate, se, df, confidence)
+    return {
+        "estimate": estimate,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "statistic": statistic,
+        "df": df,
+        "p_value": p_value,
+    }
+
+
+def _cohens_d(x: np.ndarray, y: np.ndarray) -> float:
+    """Cohen's d: mean difference over the pooled standard deviation (n - 1 weights)."""
+    nx, ny = len(x), len(y)
+    if nx < 2 or ny < 2:
+        return math.nan
+    pooled = ((nx - 1) * np.var(x, ddof=1) + (ny - 1) * np.var(y, ddof=1)) / (nx + ny - 2)
+    if pooled <= 0:
+        return math.nan
+    return float((np.mean(x) - np.mean(y)) / math.sqrt(pooled))
+
+
+def _window_size(n_episodes: int, window: int | None, window_fraction: float) -> int:
+    if window is not None:
+        if window < 1:
+            raise ValueError(f"window must be a positive number of episodes, got {window}")
+        return int(window)
+    if not 0 < window_fraction <= 1:
+        raise ValueError(f"window_fraction must lie in (0, 1], got {window_fraction}")
+    return max(1, math.ceil(window_fraction * n_episodes))
+
+
+def _relative(frame: pd.DataFrame, reference_mean: pd.Series) -> pd.DataFrame:
+    """Add the estimate and its CI as fractions of a positive reference level."""
+    level = reference_mean.where(reference_mean > 0)
+    out = frame.copy()
+    out["relative_change"] = out["estimate"] / level
+    out["relative_ci_low"] = out["ci_low"] / level
+    out["relative_ci_high"] = out["ci_high"] / level
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic tests
+# ---------------------------------------------------------------------------------------------
+
+
+def paired_t_test(
+    frame: pd.DataFrame,
+    *,
+    value: str,
+    by: str,
+    a: str,
+    b: str,
+    unit: str = "seed",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Paired t-test of ``a - b`` across units (seeds), two-sided.
+
+    Only units that have both an ``a`` row and a ``b`` row enter; repeated rows of one unit and
+    level are averaged first. Used for the learning-curve windows (Figs. 1b, 4a, 6, 7) and the
+    paired per-layout comparisons of Fig. 5 (PAPER.md §8).
+
+    Args:
+        frame: Tidy frame with columns ``unit``, ``by`` and ``value``.
+        value: Column of the measurement.
+        by: Column whose levels ``a`` and ``b`` are compared.
+        a: Level whose mean comes first in the difference.
+        b: Level subtracted.
+        unit: Pairing column; the seed by default.
+        confidence: Level of the t confidence interval of the mean difference.
+
+    Returns:
+        One row: :data:`RESULT_COLUMNS` plus ``mean_a``, ``mean_b`` (over the paired units) and
+        ``n_seeds`` (number of pairs). Statistic, p and CI are NaN with fewer than two pairs or
+        zero spread of the differences.
+    """
+    _require_columns(frame, [unit, by, value])
+    means = frame.groupby([unit, by])[value].mean().unstack(by)
+    if a not in means.columns or b not in means.columns:
+        pairs = means.iloc[:0]
+    else:
+        pairs = means[[a, b]].dropna()
+    diff = (pairs[a] - pairs[b]).to_numpy(dtype=float) if len(pairs) else np.array([])
+    n = len(diff)
+    estimate = float(diff.mean()) if n else math.nan
+    se = float(diff.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
+    statistic, p_value, ci_low, ci_high = _t_summary(estimate, se, n - 1.0, confidence)
+    return pd.DataFrame(
+        {
+            "contrast": [_contrast(a, b)],
+            "estimate": [estimate],
+            "ci_low": [ci_low],
+            "ci_high": [ci_high],
+            "statistic": [statistic],
+            "df": [float(n - 1) if n >= 2 else math.nan],
+            "p_value": [p_value],
+            "method": [f"paired t-test of {value} ({a} - {b}) across {unit}s, two-sided"],
+            "mean_a": [float(pairs[a].mean()) if n else math.nan],
+            "mean_b": [float(pairs[b].mean()) if n else math.nan],
+            "n_seeds": [n],
+        }
+    )
+
+
+def holm_correction(
+    results: pd.DataFrame, *, p_column: str = "p_value", by: str | Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Add Holm's step-down adjusted p-values as column ``p_holm``.
+
+    Holm (1979): sort the m p-values ascending, multiply the j-th smallest by (m - j + 1),
+    take the running maximum and cap at 1. It controls the family-wise error rate without
+    assuming independence. Used for the per-layout comparisons of Fig. 5 (PAPER.md §8: "per-map
+    comparisons with a multiplicity correction"). NaN p-values stay NaN and do not count in m.
+
+    Args:
+        results: Tidy result frame with a p-value column.
+        p_column: Name of that column.
+        by: Column(s) defining the families; one family over all rows when None.
+
+    Returns:
+        A copy of ``results`` with ``p_holm`` added.
+    """
+    _require_columns(results, [p_column])
+    out = results.copy()
+    out["p_holm"] = math.nan
+    groups = [out.index] if by is None else [idx for idx in out.groupby(by).groups.values()]
+    for idx in groups:
+        p = out.loc[idx, p_column].astype(float)
+        p = p[p.notna()]
+        m = len(p)
+        if m == 0:
+            continue
+        order = np.argsort(p.to_numpy(), kind="stable")
+        scaled = (m - np.arange(m)) * p.to_numpy()[order]
+        adjusted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+        out.loc[p.index[order], "p_holm"] = adjusted
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Fig. 4b
+# ---------------------------------------------------------------------------------------------
+
+
+def ood_t_tests(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    value: str = "ood_reward",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Two-sample t-tests of OOD reward between conditions, Student as published and Welch.
+
+    Paper Fig. 4b (PAPER.md §6, §8): the published tests are two-sample Student t-tests (equal
+    variances) on the ten per-seed OOD returns; on the authors' data frozen - isr gives
+    t(18) = -2.38, p = 0.029 and isr - oracle t(18) = -1.02, p = 0.32. Welch's test (unequal
+    variances) is reported beside each, with the same mean difference and Cohen's d (pooled SD).
+    Rows of one seed and condition (e.g. several OOD layouts) are averaged first, so the unit is
+    the seed.
+
+    Args:
+        ood: Tidy frame with ``condition`` and ``value`` (and ``seed``), as the ``ood`` table.
+        pairs: Condition pairs (a, b); each contrast is ``a - b``.
+        value: Column of the per-seed OOD return.
+        confidence: Level of the confidence interval of the mean difference.
+
+    Returns:
+        Two rows per pair (``test`` = "student", then "welch"): :data:`RESULT_COLUMNS` plus
+        ``test``, ``cohens_d``, ``mean_a``, ``mean_b``, ``n_a``, ``n_b``.
+    """
+    frame = _per_seed(_normalise_conditions(ood), value, ["condition"])
+    rows = []
+    for a, b in pairs:
+        x = frame.loc[frame["condition"] == a, value].to_numpy(dtype=float)
+        y = frame.loc[frame["condition"] == b, value].to_numpy(dtype=float)
+        d = _cohens_d(x, y)
+        for test, equal_var, method in (
+            ("student", True, "two-sample Student t-test (equal variances), as published"),
+            ("welch", False, "two-sample Welch t-test (unequal variances)"),
+        ):
+            rows.append(
+                {
+                    "contrast": _contrast(a, b),
+                    **_two_sample(x, y, equal_var=equal_var, confidence=confidence),
+                    "method": f"{method}; unit = seed",
+                    "test": test,
+                    "cohens_d": d,
+                    "mean_a": float(np.mean(x)) if len(x) else math.nan,
+                    "mean_b": float(np.mean(y)) if len(y) else math.nan,
+                    "n_a": len(x),
+                    "n_b": len(y),
+                }
+            )
+    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "test", "cohens_d", "mean_a", "mean_b",
+                                       "n_a", "n_b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Fig. 5
+# ---------------------------------------------------------------------------------------------
+
+
+def _pair_frame(ood: pd.DataFrame, a: str, b: str, value: str) -> pd.DataFrame:
+    frame = _normalise_conditions(ood)
+    _require_columns(frame, ["layout", value])
+    frame = frame[frame["condition"].isin([a, b])]
+    if frame.empty:
+        raise ValueError(f"no rows for conditions {a!r} and {b!r}")
+    return frame.reset_index(drop=True)
+
+
+def _design(
+    frame: pd.DataFrame, a: str, reference_layout: str, *, interaction: bool
+) -> pd.DataFrame:
+    """Treatment-coded design: intercept, condition[a] (reference b), layout dummies."""
+    layouts = sorted(frame["layout"].unique())
+    if reference_layout not in layouts:
+        raise ValueError(f"reference layout {reference_layout!r} not among {layouts}")
+    condition = (frame["condition"] == a).astype(float)
+    columns = {"intercept": np.ones(len(frame)), f"condition[{a}]": condition}
+    others = [layout for layout in layouts if layout != reference_layout]
+    for layout in others:
+        columns[f"layout[{layout}]"] = (frame["layout"] == layout).astype(float)
+    if interaction:
+        for layout in others:
+            columns[f"condition[{a}]:layout[{layout}]"] = condition * columns[f"layout[{layout}]"]
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _ols_condition(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]],
+    value: str,
+    reference_layout: str | None,
+    interaction: bool,
+    confidence: float,
+) -> pd.DataFrame:
+    rows = []
+    for a, b in pairs:
+        frame = _pair_frame(ood, a, b, value)
+        reference = reference_layout if reference_layout is not None else sorted(
+            frame["layout"].unique()
+        )[0]
+        design = _design(frame, a, reference, interaction=interaction)
+        fit = sm.OLS(frame[value].to_numpy(dtype=float), design).fit()
+        name = f"condition[{a}]"
+        ci = fit.conf_int(alpha=1 - confidence).loc[name]
+        if interaction:
+            method = (
+                f"OLS {value} ~ condition * layout, treatment coding, fitted on {a} and {b} only "
+                f"(as published, PAPER.md §8); the condition coefficient is the effect in the "
+                f"reference layout {reference!r} only, not across layouts"
+            )
+        else:
+            method = (
+                f"OLS {value} ~ condition + layout, treatment coding, fitted on {a} and {b} "
+                f"(PAPER.md §8); the condition effect pooled across layouts"
+            )
+        rows.append(
+            {
+                "contrast": _contrast(a, b),
+                "estimate": float(fit.params[name]),
+                "ci_low": float(ci.iloc[0]),
+                "ci_high": float(ci.iloc[1]),
+                "statistic": float(fit.tvalues[name]),
+                "df": float(fit.df_resid),
+                "p_value": float(fit.pvalues[name]),
+                "method": method,
+                "layout": reference if interaction else "all",
+                "n_obs": int(fit.nobs),
+                "n_seeds": int(frame["seed"].nunique()) if "seed" in frame else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "layout", "n_obs", "n_seeds"])
+
+
+def ols_condition_by_layout(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    value: str = "ood_reward",
+    reference_layout: str = REFERENCE_LAYOUT,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fig. 5 as published: OLS ``ood_reward ~ condition * layout`` on two conditions at a time.
+
+    The paper calls this a "linear mixed-effect model with environment as a fixed effect"; in
+    the authors' code it is ordinary least squares with treatment coding and an interaction
+    (PAPER.md §8). Its condition coefficient is therefore the effect **in the reference layout
+    only** ("T"), not an effect across layouts. On the authors' data it reproduces the published
+    t = ±3.66, p = 4.2e-4 (frozen vs isr) and t = ±1.12, p = 0.27 (isr vs oracle). The reference
+    is explicit: sorting this project's labels puts "4 rooms" first, which gives other numbers.
+
+    Args:
+        ood: Tidy frame with ``condition``, ``layout``, ``value`` (and ``seed``).
+        pairs: Condition pairs (a, b); b is the reference condition, so the estimate is a - b.
+        value: Outcome column.
+        reference_layout: Layout whose condition effect is reported (PAPER.md §8: "T").
+        confidence: Level of the coefficient's t confidence interval.
+
+    Returns:
+        One row per pair: :data:`RESULT_COLUMNS` plus ``layout`` (the reference layout),
+        ``n_obs`` and ``n_seeds``.
+    """
+    return _ols_condition(
+        ood, pairs=pairs, value=value, reference_layout=reference_layout, interaction=True,
+        confidence=confidence,
+    )
+
+
+def ols_condition_plus_layout(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    value: str = "ood_reward",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fig. 5, additive OLS ``ood_reward ~ condition + layout`` on two conditions at a time.
+
+    The condition effect pooled across the five layouts (PAPER.md §8): on the authors' data
+    t = 6.84 (frozen vs isr) and t = 2.59, p = 0.011 (isr vs oracle), i.e. the ISR is slightly
+    but significantly below the oracle. Rows are treated as independent; the seed structure is
+    handled by :func:`mixed_model_condition_layout`.
+
+    Args:
+        ood: Tidy frame with ``condition``, ``layout``, ``value`` (and ``seed``).
+        pairs: Condition pairs (a, b); the estimate is a - b.
+        value: Outcome column.
+        confidence: Level of the coefficient's t confidence interval.
+
+    Returns:
+        One row per pair: :data:`RESULT_COLUMNS` plus ``layout`` ("all"), ``n_obs``, ``n_seeds``.
+    """
+    return _ols_condition(
+        ood, pairs=pairs, value=value, reference_layout=None, interaction=False,
+        confidence=confidence,
+    )
+
+
+def mixed_model_condition_layout(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    value: str = "ood_reward",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fig. 5 done properly: linear mixed model with a random intercept per seed.
+
+    ``ood_reward ~ condition + layout + (1 | seed)``, fitted by REML with statsmodels
+    ``MixedLM`` on two conditions at a time (PAPER.md §8: one seed's phase-1 agent is shared
+    by all layouts, so rows of one seed are not independent). The condition coefficient is the
+    effect pooled across layouts; its test is a Wald z-test (``df`` is NaN) with a normal CI.
+
+    The outcome is divided by its standard deviation before fitting and the results scaled
+    back: statsmodels flags "MLE on the boundary" when a variance is below an absolute 0.01,
+    which on the reward scale (variances ~0.003) would fire for any seed variance; on the unit
+    scale the check is relative. Every warning raised while fitting is recorded, in order, in
+    the ``warnings`` column ("; "-joined, empty when none) and never silenced; a fit that
+    raises is reported as a NaN row with the error in ``warnings`` and ``converged`` False.
+
+    Args:
+        ood: Tidy frame with ``condition``, ``layout``, ``seed`` and ``value``.
+        pairs: Condition pairs (a, b); the estimate is a - b.
+        value: Outcome column.
+        confidence: Level of the Wald confidence interval.
+
+    Returns:
+        One row per pair: :data:`RESULT_COLUMNS` plus ``layout`` ("all"), ``seed_variance``
+        (random-intercept variance), ``residual_variance``, ``converged``, ``warnings``,
+        ``n_obs`` and ``n_seeds``.
+    """
+    rows = []
+    for a, b in pairs:
+        frame = _pair_frame(ood, a, b, value)
+        _require_columns(frame, ["seed"])
+        design = _design(frame, a, sorted(frame["layout"].unique())[0], interaction=False)
+        y = frame[value].to_numpy(dtype=float)
+        scale = float(np.std(y, ddof=1)) if len(y) > 1 else 0.0
+        scale = scale if scale > 0 else 1.0
+        name = f"condition[{a}]"
+        row = {
+            "contrast": _contrast(a, b),
+            "method": (
+                f"linear mixed model {value} ~ condition + layout + (1 | seed), REML "
+                f"(statsmodels MixedLM), fitted on {a} and {b}; condition effect pooled across "
+                f"layouts, Wald z-test"
+            ),
+            "layout": "all",
+            "n_obs": len(frame),
+            "n_seeds": int(frame["seed"].nunique()),
+        }
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = sm.MixedLM(y / scale, design, groups=frame["seed"].to_numpy()).fit(
+                    reml=True
+                )
+            except (np.linalg.LinAlgError, ValueError) as error:
+                fit = None
+                failure = f"{type(error).__name__}: {error}"
+        messages = [f"{w.category.__name__}: {w.message}" for w in caught]
+        if fit is None:
+            messages.append(failure)
+            row.update(
+                estimate=math.nan, ci_low=math.nan, ci_high=math.nan, statistic=math.nan,
+                df=math.nan, p_value=math.nan, seed_variance=math.nan,
+                residual_variance=math.nan, converged=False,
+            )
+        else:
+            ci = np.asarray(fit.conf_int(alpha=1 - confidence))[list(design.columns).index(name)]
+            position = list(design.columns).index(name)
+            row.update(
+                estimate=float(np.asarray(fit.fe_params)[position]) * scale,
+                ci_low=float(ci[0]) * scale,
+                ci_high=float(ci[1]) * scale,
+                statistic=float(np.asarray(fit.tvalues)[position]),
+                df=math.nan,
+                p_value=float(np.asarray(fit.pvalues)[position]),
+                seed_variance=float(np.asarray(fit.cov_re)[0, 0]) * scale**2,
+                residual_variance=float(fit.scale) * scale**2,
+                converged=bool(fit.converged),
+            )
+        row["warnings"] = "; ".join(dict.fromkeys(messages))
+        rows.append(row)
+    return pd.DataFrame(
+        rows,
+        columns=[*RESULT_COLUMNS, "layout", "seed_variance", "residual_variance", "converged",
+                 "warnings", "n_obs", "n_seeds"],
+    )
+
+
+def per_layout_t_tests(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    value: str = "ood_reward",
+    test: Literal["welch", "paired"] = "welch",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fig. 5 per layout: one t-test per (pair, layout), Holm-corrected within each pair.
+
+    PAPER.md §8 asks for per-map comparisons with a multiplicity correction. ``welch`` compares
+    the two conditions' per-seed rewards in one layout with Welch's test; ``paired`` pairs them
+    by seed (right when both conditions of a seed share its phase-1 agent). The family for
+    Holm's correction is the set of layouts of one contrast (five tests for Fig. 5).
+
+    Args:
+        ood: Tidy frame with ``condition``, ``layout``, ``value`` (and ``seed``; required for
+            ``paired``).
+        pairs: Condition pairs (a, b); the estimate is a - b.
+        value: Outcome column.
+        test: "welch" or "paired".
+        confidence: Level of the t confidence interval.
+
+    Returns:
+        One row per pair and layout: :data:`RESULT_COLUMNS` plus ``layout``, ``p_holm``,
+        ``mean_a``, ``mean_b``, ``n_seeds``.
+    """
+    if test not in ("welch", "paired"):
+        raise ValueError(f"test must be 'welch' or 'paired', got {test!r}")
+    rows = []
+    for a, b in pairs:
+        frame = _pair_frame(ood, a, b, value)
+        for layout in sorted(frame["layout"].unique()):
+            one = frame[frame["layout"] == layout]
+            if test == "paired":
+                result = paired_t_test(one, value=value, by="condition", a=a, b=b,
+                                       confidence=confidence).iloc[0].to_dict()
+            else:
+                one = _per_seed(one, value, ["condition"])
+                x = one.loc[one["condition"] == a, value].to_numpy(dtype=float)
+                y = one.loc[one["condition"] == b, value].to_numpy(dtype=float)
+                result = {
+                    "contrast": _contrast(a, b),
+                    **_two_sample(x, y, equal_var=False, confidence=confidence),
+                    "mean_a": float(np.mean(x)) if len(x) else math.nan,
+                    "mean_b": float(np.mean(y)) if len(y) else math.nan,
+                    "n_seeds": min(len(x), len(y)),
+                }
+            result["method"] = (
+                f"{'paired-by-seed' if test == 'paired' else 'Welch'} t-test of {value} in one "
+                f"layout; Holm correction over the layouts of the contrast"
+            )
+            result["layout"] = layout
+            rows.append(result)
+    out = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "layout", "mean_a", "mean_b", "n_seeds"])
+    out = holm_correction(out, by="contrast")
+    return out[[*RESULT_COLUMNS, "layout", "p_holm", "mean_a", "mean_b", "n_seeds"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fig. 3
+# ---------------------------------------------------------------------------------------------
+
+
+def data_size_summary(
+    isr_data_size: pd.DataFrame,
+    *,
+    size: str = "isr_train_transitions",
+    value: str = "isr_test_mse",
+) -> pd.DataFrame:
+    """Fig. 3b: mean held-out ISR error per training-set size, with standard error and n.
+
+    Args:
+        isr_data_size: Tidy frame with ``size``, ``value`` (and ``seed``), as the
+            ``isr_data_size`` table or the authors' ``fig3b_authors_per_seed.csv``.
+        size: Column of the number of ISR training transitions.
+        value: Column of the final held-out MSE.
+
+    Returns:
+        One row per size: ``size``, ``n_seeds``, ``{value}_mean``, ``{value}_sem`` (sample SD
+        over sqrt(n); NaN for a single seed), sorted by size.
+    """
+    _require_columns(isr_data_size, [size, value])
+    grouped = isr_data_size.groupby(size)[value]
+    out = pd.DataFrame(
+        {
+            "n_seeds": grouped.count(),
+            f"{value}_mean": grouped.mean(),
+            f"{value}_sem": grouped.std(ddof=1) / np.sqrt(grouped.count()),
+        }
+    ).reset_index()
+    return out.sort_values(size).reset_index(drop=True)
+
+
+def data_size_slope(
+    isr_data_size: pd.DataFrame,
+    *,
+    size: str = "isr_train_transitions",
+    value: str = "isr_test_mse",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fig. 3b trend: OLS slope of log10(held-out MSE) on log10(training transitions).
+
+    Paper Fig. 3b: "ISR test loss continually decreases when trained with more social rewards",
+    drawn on log axes. The slope is fitted on the per-seed points (not on the means), with the
+    usual OLS t-test (df = n - 2); a negative slope means the error falls as a power of the data
+    size. The points of one seed are treated as independent.
+
+    Args:
+        isr_data_size: Tidy frame with ``size`` and ``value`` (positive) per seed.
+        size: Column of the number of ISR training transitions.
+        value: Column of the final held-out MSE.
+        confidence: Level of the slope's t confidence interval.
+
+    Returns:
+        One row: :data:`RESULT_COLUMNS` plus ``n_obs`` and ``n_seeds``.
+    """
+    _require_columns(isr_data_size, [size, value])
+    frame = isr_data_size[[size, value, *(["seed"] if "seed" in isr_data_size else [])]].dropna()
+    if (frame[[size, value]] <= 0).to_numpy().any():
+        raise ValueError("data sizes and MSEs must be positive to take log10")
+    x = np.log10(frame[size].to_numpy(dtype=float))
+    y = np.log10(frame[value].to_numpy(dtype=float))
+    row = {
+        "contrast": f"slope of log10({value}) on log10({size})",
+        "method": f"OLS log10({value}) ~ log10({size}) on per-seed points, t-test of the slope",
+        "n_obs": len(frame),
+        "n_seeds": int(frame["seed"].nunique()) if "seed" in frame else math.nan,
+    }
+    if len(frame) < 3 or np.unique(x).size < 2:
+        row.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan, statistic=math.nan,
+                   df=math.nan, p_value=math.nan)
+    else:
+        fit = sm.OLS(y, sm.add_constant(x)).fit()
+        ci = fit.conf_int(alpha=1 - confidence)[1]
+        row.update(estimate=float(fit.params[1]), ci_low=float(ci[0]), ci_high=float(ci[1]),
+                   statistic=float(fit.tvalues[1]), df=float(fit.df_resid),
+                   p_value=float(fit.pvalues[1]))
+    return pd.DataFrame([row], columns=[*RESULT_COLUMNS, "n_obs", "n_seeds"])
+
+
+def isr_train_test_gap_test(
+    isr_curve: pd.DataFrame,
+    *,
+    window: int | None = None,
+    window_fraction: float = DEFAULT_WINDOW_FRACTION,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fig. 3a: held-out minus train ISR MSE at the end of training, paired across seeds.
+
+    Paper Fig. 3a: "no measurable gap between train and test performance". Per seed and split,
+    the MSE is averaged over the last ``window`` logged points of its curve (default: the last
+    ``window_fraction`` of that split's points, at least one); the gap ``test - train`` is then
+    tested with a paired t-test across seeds. With one seed there is no test (NaN): a gap
+    needs at least two seeds to be measured.
+
+    Args:
+        isr_curve: Tidy frame with ``seed``, ``draws``, ``split`` ("train", "test"), ``mse``.
+        window: Logged points per split in the final window; overrides ``window_fraction``.
+        window_fraction: Fraction of each split's logged points in the final window.
+        confidence: Level of the t confidence interval.
+
+    Returns:
+        One row as :func:`paired_t_test` (contrast "test - train") plus ``window_points`` and
+        ``relative_change``, ``relative_ci_low``, ``relative_ci_high`` (fractions of the mean
+        final train MSE).
+    """
+    _require_columns(isr_curve, ["seed", "draws", "split", "mse"])
+    finals = []
+    for (seed, split), one in isr_curve.groupby(["seed", "split"]):
+        one = one.sort_values("draws")
+        w = _window_size(len(one), window, window_fraction)
+        finals.append({"seed": seed, "split": split, "mse": float(one["mse"].tail(w).mean()),
+                       "window_points": w})
+    final = pd.DataFrame(finals, columns=["seed", "split", "mse", "window_points"])
+    result = paired_t_test(final, value="mse", by="split", a="test", b="train",
+                           confidence=confidence)
+    result["method"] = (
+        "paired t-test across seeds of the final-window mean ISR MSE, held-out test - train, "
+        "two-sided"
+    )
+    result["window_points"] = int(final["window_points"].max()) if len(final) else 0
+    return _relative(result, result["mean_b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning curves: Figs. 1b, 4a, 6, 7
+# ---------------------------------------------------------------------------------------------
+
+
+def _episode_means(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    """One value per (seed, episode), episodes ascending (duplicates averaged)."""
+    return (
+        frame.groupby(["seed", "episode"], as_index=False)[value].mean()
+        .sort_values(["seed", "episode"])
+    )
+
+
+def _window_rows(
+    per_episode: pd.DataFrame, value: str, w: int, *, last: bool, label: str
+) -> pd.DataFrame:
+    rows = []
+    for seed, one in per_episode.groupby("seed"):
+        part = one.tail(w) if last else one.head(w)
+        rows.append(
+            {
+                "seed": seed,
+                "window": label,
+                "first_episode": int(part["episode"].min()),
+                "last_episode": int(part["episode"].max()),
+                "window_episodes": len(part),
+                "window_mean": float(part[value].mean()),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["seed", "window", "first_episode", "last_episode", "window_episodes",
+                 "window_mean"],
+    )
+
+
+def phase_window_means(
+    curves: pd.DataFrame,
+    *,
+    value: str = "goals_per_episode",
+    conditions: Sequence[str] | None = None,
+    window: int | None = None,
+    window_fraction: float = DEFAULT_WINDOW_FRACTION,
+) -> pd.DataFrame:
+    """Per seed: mean of ``value`` over the last window of phase 1 and of phase 2.
+
+    The windows behind the "unlearning" and "no measurable loss" claims of Figs. 1b, 4a and 7
+    (PAPER.md §2, §6). For each phase-2 condition, the window holds the last W episodes of
+    phase 2 and the last W episodes of phase 1 of the same seed, with
+    W = ``window`` or, by default, ceil(``window_fraction`` x phase-2 episodes) (the fewest
+    phase-2 episodes over that condition's seeds; 10 % by default, about 600 episodes at
+    paper scale). Phase-1 rows are taken by seed whatever their condition label (CONTRACTS.md:
+    they carry ``oracle``); repeated rows of one episode are averaged.
+
+    Args:
+        curves: The ``curves`` table: ``seed``, ``condition``, ``phase``, ``episode`` and
+            ``value``.
+        value: Measurement column ("goals_per_episode"; "partner_goals_per_episode" for Fig. 7).
+        conditions: Phase-2 conditions to use; all present in phase 2 when None.
+        window: W in episodes; overrides ``window_fraction``.
+        window_fraction: Fraction of phase-2 episodes in the window.
+
+    Returns:
+        One row per (condition, seed, window): ``condition``, ``seed``, ``window``
+        ("phase1_last", "phase2_last"), ``first_episode``, ``last_episode``,
+        ``window_episodes``, ``window_mean``.
+    """
+    frame = _normalise_conditions(curves)
+    _require_columns(frame, ["seed", "phase", "episode", value])
+    phase2 = frame[frame["phase"] == 2]
+    if conditions is None:
+        conditions = sorted(phase2["condition"].unique())
+    parts = []
+    for condition in (c.lower() for c in conditions):
+        two = _episode_means(phase2[phase2["condition"] == condition], value)
+        if two.empty:
+            raise ValueError(f"no phase-2 rows for condition {condition!r}")
+        seeds = two["seed"].unique()
+        one = _episode_means(frame[(frame["phase"] == 1) & frame["seed"].isin(seeds)], value)
+        w = _window_size(int(two.groupby("seed").size().min()), window, window_fraction)
+        windows = pd.concat(
+            [
+                _window_rows(one, value, w, last=True, label="phase1_last"),
+                _window_rows(two, value, w, last=True, label="phase2_last"),
+            ],
+            ignore_index=True,
+        )
+        windows.insert(0, "condition", condition)
+        parts.append(windows)
+    return pd.concat(parts, ignore_index=True)
+
+
+def phase_window_test(
+    curves: pd.DataFrame,
+    *,
+    value: str = "goals_per_episode",
+    conditions: Sequence[str] | None = None,
+    window: int | None = None,
+    window_fraction: float = DEFAULT_WINDOW_FRACTION,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Paired t-test of the last phase-2 window against the last phase-1 window, per condition.
+
+    The test behind "unlearning" and "no measurable loss" (Figs. 1b, 4a, 7; PAPER.md §2). For
+    each seed, d = mean over the last W phase-2 episodes - mean over the last W phase-1 episodes
+    (windows of :func:`phase_window_means`); d is tested against 0 with a two-sided paired
+    t-test across seeds. The change is also given relative to the phase-1 level (mean over
+    seeds of the phase-1 window; NaN unless that level is positive). The verdict rules built on
+    it live in ``valint.claims``: "unlearning" needs a significant drop (two-sided p < alpha,
+    estimate < 0) of a meaningful relative size; "no measurable loss" needs no significant drop
+    and a CI whose lower bound stays within an equivalence margin of the phase-1 level.
+
+    Args:
+        curves: The ``curves`` table (see :func:`phase_window_means`).
+        value: Measurement column.
+        conditions: Phase-2 conditions; all present when None.
+        window: W in episodes; overrides ``window_fraction``.
+        window_fraction: Fraction of phase-2 episodes in the window (default 10 %).
+        confidence: Level of the t confidence interval.
+
+    Returns:
+        One row per condition: :data:`RESULT_COLUMNS` (contrast "phase2_last - phase1_last")
+        plus ``condition``, ``mean_a`` (phase 2), ``mean_b`` (phase 1), ``n_seeds``,
+        ``window_episodes``, ``relative_change``, ``relative_ci_low``, ``relative_ci_high``.
+    """
+    means = phase_window_means(curves, value=value, conditions=conditions, window=window,
+                               window_fraction=window_fraction)
+    rows = []
+    for condition, one in means.groupby("condition", sort=False):
+        result = paired_t_test(one, value="window_mean", by="window", a="phase2_last",
+                               b="phase1_last", confidence=confidence)
+        result["method"] = (
+            f"paired t-test across seeds of mean {value} over the last "
+            f"{int(one['window_episodes'].max())} episodes of phase 2 minus the same number at "
+            f"the end of phase 1, two-sided"
+        )
+        result.insert(0, "condition", condition)
+        result["window_episodes"] = int(one["window_episodes"].max())
+        rows.append(result)
+    out = pd.concat(rows, ignore_index=True)
+    out = _relative(out, out["mean_b"])
+    return out[[*RESULT_COLUMNS, "condition", "mean_a", "mean_b", "n_seeds", "window_episodes",
+                "relative_change", "relative_ci_low", "relative_ci_high"]]
+
+
+def first_last_window_test(
+    curves: pd.DataFrame,
+    *,
+    value: str,
+    window: int | None = None,
+    window_fraction: float = DEFAULT_WINDOW_FRACTION,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Paired t-test of the last window of a curve against its first window, across seeds.
+
+    Fig. 6 (PAPER.md §2, §6): during phase 2 with an under-trained ISR, does ``value``
+    (``internal_reward`` or ``goals_per_episode``) rise? Per seed, d = mean over the last W
+    episodes - mean over the first W episodes, W = ``window`` or
+    ceil(``window_fraction`` x episodes) (fewest episodes over seeds); two-sided paired t-test.
+    Pass only the rows of one run type (e.g. phase 2 of the isr condition).
+
+    Args:
+        curves: Tidy frame with ``seed``, ``episode`` and ``value``.
+        value: Measurement column.
+        window: W in episodes; overrides ``window_fraction``.
+        window_fraction: Fraction of the episodes in each window.
+        confidence: Level of the t confidence interval.
+
+    Returns:
+        One row: :data:`RESULT_COLUMNS` (contrast "last - first") plus ``mean_a`` (last),
+        ``mean_b`` (first), ``n_seeds``, ``window_episodes``, ``relative_change``,
+        ``relative_ci_low``, ``relative_ci_high`` (fractions of the first-window level).
+    """
+    _require_columns(curves, ["seed", "episode", value])
+    per_episode = _episode_means(curves, value)
+    if per_episode.empty:
+        raise ValueError("no rows to test")
+    w = _window_size(int(per_episode.groupby("seed").size().min()), window, window_fraction)
+    windows = pd.concat(
+        [
+            _window_rows(per_episode, value, w, last=False, label="first"),
+            _window_rows(per_episode, value, w, last=True, label="last"),
+        ],
+        ignore_index=True,
+    )
+    result = paired_t_test(windows, value="window_mean", by="window", a="last", b="first",
+                           confidence=confidence)
+    result["method"] = (
+        f"paired t-test across seeds of mean {value} over the last {w} episodes minus the "
+        f"first {w}, two-sided"
+    )
+    result["window_episodes"] = w
+    return _relative(result, result["mean_b"])
