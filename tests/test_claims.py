@@ -222,6 +222,14 @@ def test_claims_fig5_synthetic_hold_and_inconclusive():
     assert set(verdicts(unclear).values()) == {"inconclusive"}
 
 
+def test_claims_fig5_single_layout_run():
+    ood = make_ood({"frozen": 0.3, "isr": 0.6, "oracle": 0.6}, n_seeds=10, layouts=("x",))
+    ledger = claims.claims_fig5({"ood": ood}, profile="smoke").set_index("claim_id")
+    assert "in layout x" in ledger.loc["fig5_isr_gt_frozen_published", "measured"]
+    assert ledger.loc["fig5_isr_gt_frozen_published", "verdict"] == "holds"
+    assert ledger.loc["fig5_isr_gt_frozen_mixed", "verdict"] == "holds"
+
+
 def test_claims_fig5_mixed_model_not_converged_is_inconclusive(monkeypatch):
     ood = make_ood({"frozen": 0.3, "isr": 0.6, "oracle": 0.9}, n_seeds=10,
                    layouts=("T", "U"))

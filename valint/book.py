@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -66,6 +67,7 @@ _CLAIM_HEADERS: dict[str, str] = {
     "profile": "Profile",
     "verdict": "Verdict",
 }
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _VERDICT_COLOURS: dict[str, str] = {
     "holds": "background-color: #d9f2d9",
     "fails": "background-color: #f8d7d7",
@@ -547,7 +549,7 @@ def _run_jupyter_book(source: Path, out: Path, generated: Path) -> Path:
                "--all", "-W", "-n", "--keep-going"]
     print("Building the book: " + shlex.join(command), flush=True)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    log = completed.stdout + completed.stderr
+    log = _ANSI_ESCAPE.sub("", completed.stdout + completed.stderr)
     (out / "_build").mkdir(parents=True, exist_ok=True)
     (out / "_build" / "jupyter-book.log").write_text(log)
     if completed.returncode != 0:

@@ -544,6 +544,8 @@ class FigureResult:
     tables: dict[str, pd.DataFrame]
     claims: pd.DataFrame
     wall_time_s: float
+    agents: dict[tuple[int, str, str], dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    """Final phase-2 learner state per (seed, condition, layout), e.g. to animate an episode."""
 
 
 FIGURE_PARAMS: dict[str, dict[str, Callable[[Any], Any]]] = {}
@@ -645,11 +647,14 @@ def run_figure(
         "fig6": _fig6,
         "fig7": _fig7,
     }[figure]
-    tables = builder(prof, list(seed_list), store, progress=progress, **merged)
+    agents: dict[tuple[int, str, str], dict[str, np.ndarray]] = {}
+    tables = builder(prof, list(seed_list), store, progress=progress, agents=agents, **merged)
     from valint.claims import figure_claims
 
     claims = figure_claims(figure, tables, profile=prof.name)
-    return FigureResult(figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started)
+    return FigureResult(
+        figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started, agents
+    )
 
 
 def _phase1_by_seed(world: str, layout: str, seeds: list[int], profile: Profile, store, progress) -> dict:
@@ -691,15 +696,15 @@ def _curves(phase1: dict, runs: Sequence[Phase2Run], results: Sequence[dict], va
     return out[cols]
 
 
-def _fig1(profile, seeds, store, *, progress):
+def _fig1(profile, seeds, store, *, progress, agents):
     phase1 = _phase1_by_seed("grid", "random-3", seeds, profile, store, progress)
     isrs = _isr_by_seed(phase1, profile.isr, store)
     runs = [Phase2Run(s, c, "random-3", "add") for s in seeds for c in ("oracle", "none", "isr")]
-    results = run_phase2("grid", runs, phase1, isrs, profile.phase2_rollouts, profile, store, progress=progress)
+    results = _remember(agents, runs, run_phase2("grid", runs, phase1, isrs, profile.phase2_rollouts, profile, store, progress=progress))
     return {"curves": _curves(phase1, runs, results, "goals_per_episode")}
 
 
-def _fig3(profile, seeds, store, *, progress):
+def _fig3(profile, seeds, store, *, progress, agents):
     phase1 = _phase1_by_seed("grid", "random-3", seeds, profile, store, progress)
     cfgs = [phase1[s][0] for s in seeds]
     pays = [phase1[s][1] for s in seeds]
@@ -723,17 +728,24 @@ def _fig3(profile, seeds, store, *, progress):
     return {"isr_curve": curve, "isr_data_size": data_size}
 
 
-def _fig4(profile, seeds, store, *, progress, isr_pay, ood_layout):
-    tables = _fig1(profile, seeds, store, progress=progress)
+def _fig4(profile, seeds, store, *, progress, agents, isr_pay, ood_layout):
+    tables = _fig1(profile, seeds, store, progress=progress, agents=agents)
     phase1 = _phase1_by_seed("grid", "random-1", seeds, profile, store, progress)
     isrs = _isr_by_seed(phase1, profile.isr, store)
     runs = [
         Phase2Run(s, "frozen", "random-1", "add", (ood_layout,)) for s in seeds
     ] + [Phase2Run(s, c, ood_layout, isr_pay, (ood_layout,)) for s in seeds for c in ("isr", "oracle")]
-    results = run_phase2("grid", runs, phase1, isrs, profile.phase2_rollouts, profile, store, progress=progress)
+    results = _remember(agents, runs, run_phase2("grid", runs, phase1, isrs, profile.phase2_rollouts, profile, store, progress=progress))
     tables["curves"] = tables["curves"][tables["curves"]["condition"].isin(["oracle", "none", "isr"])]
     tables["ood"] = _ood_table(runs, results)
     return tables
+
+
+def _remember(agents: dict, runs: Sequence[Phase2Run], results: list[dict]) -> list[dict]:
+    """Keep each phase-2 learner's final state in ``agents`` and pass the results through."""
+    for run, payload in zip(runs, results):
+        agents[(run.seed, run.condition, run.layout)] = state_of(payload, "final")
+    return results
 
 
 def _ood_table(runs: Sequence[Phase2Run], results: Sequence[dict]) -> pd.DataFrame:
@@ -744,7 +756,7 @@ def _ood_table(runs: Sequence[Phase2Run], results: Sequence[dict]) -> pd.DataFra
     return pd.DataFrame(rows, columns=["seed", "condition", "layout", "ood_reward"])
 
 
-def _fig5(profile, seeds, store, *, progress, isr_pay, layout):
+def _fig5(profile, seeds, store, *, progress, agents, isr_pay, layout):
     layouts = LAYOUT_NAMES if layout == "all" else (layout,)
     phase1 = _phase1_by_seed("grid", "random-1", seeds, profile, store, progress)
     isrs = _isr_by_seed(phase1, profile.isr, store)
@@ -752,9 +764,9 @@ def _fig5(profile, seeds, store, *, progress, isr_pay, layout):
     runs += [
         Phase2Run(s, c, x, isr_pay, (x,)) for s in seeds for x in layouts for c in ("isr", "oracle")
     ]
-    results = run_phase2(
+    results = _remember(agents, runs, run_phase2(
         "grid", runs, phase1, isrs, profile.fig5_phase2_rollouts, profile, store, start="best", progress=progress
-    )
+    ))
     ood = _ood_table(runs, results)
     checkpoints = pd.DataFrame(
         {"seed": seeds, "best_step": [int(phase1[s][1]["best_step"]) for s in seeds]}
@@ -762,16 +774,16 @@ def _fig5(profile, seeds, store, *, progress, isr_pay, layout):
     return {"ood": ood, "checkpoints": checkpoints}
 
 
-def _fig6(profile, seeds, store, *, progress, isr_pay, layout, isr_draws):
+def _fig6(profile, seeds, store, *, progress, agents, isr_pay, layout, isr_draws):
     isr_cfg = profile.isr_fig6 if isr_draws is None else ISRConfig(
         **(asdict(profile.isr_fig6) | {"max_draws": isr_draws})
     )
     phase1 = _phase1_by_seed("grid", "random-1", seeds, profile, store, progress)
     isrs = _isr_by_seed(phase1, isr_cfg, store)
     runs = [Phase2Run(s, "isr", layout, isr_pay) for s in seeds]
-    results = run_phase2(
+    results = _remember(agents, runs, run_phase2(
         "grid", runs, phase1, isrs, profile.fig5_phase2_rollouts, profile, store, start="best", progress=progress
-    )
+    ))
     frames = []
     for run, payload in zip(runs, results):
         c = payload["curves"].copy()
@@ -784,11 +796,11 @@ def _fig6(profile, seeds, store, *, progress, isr_pay, layout, isr_draws):
     return {"curves": curves, "isr_quality": isr_quality}
 
 
-def _fig7(profile, seeds, store, *, progress, isr_pay):
+def _fig7(profile, seeds, store, *, progress, agents, isr_pay):
     phase1 = _phase1_by_seed("prosocial", "prosocial", seeds, profile, store, progress)
     isrs = _isr_by_seed(phase1, profile.isr_fig7, store)
     runs = [Phase2Run(s, c, "prosocial", isr_pay) for s in seeds for c in ("oracle", "none", "isr")]
-    results = run_phase2(
+    results = _remember(agents, runs, run_phase2(
         "prosocial", runs, phase1, isrs, profile.fig7_phase2_rollouts, profile, store, progress=progress
-    )
+    ))
     return {"curves": _curves(phase1, runs, results, "partner_goals_per_episode")}

@@ -22,7 +22,7 @@ Several ISRs (seeds, data sizes) train as one stacked batch (``valint.nets``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,21 @@ import pandas as pd
 import torch
 
 from valint.config import ISRConfig
-from valint.nets import AdamConfig, StackedAdam, conv2x2, generators_for, linear, numpy_rngs, orthogonal_stack
+from valint.nets import (
+    AdamConfig,
+    Layer,
+    ParamStack,
+    SequentialKernel,
+    StackedAdam,
+    Workspace,
+    conv2x2,
+    flushed_denormals,
+    generators_for,
+    linear,
+    numpy_rngs,
+    orthogonal_stack,
+    select_device,
+)
 
 INIT_STREAM, DRAW_STREAM = 21, 22
 AGENT_CELL = (4, 4)
@@ -129,7 +143,11 @@ def init_isr(seeds: Sequence[int], in_channels: int) -> dict[str, torch.Tensor]:
 
 
 def isr_forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Predicted social reward ``(R, N)`` for ISR inputs ``(R, N, 9, 9, C)``."""
+    """Predicted social reward ``(R, N)`` for ISR inputs ``(R, N, 9, 9, C)``.
+
+    The plain, differentiable statement of the network; training and prediction run the same
+    function through :func:`isr_kernel`.
+    """
     p = params
     h = torch.relu(conv2x2(x, p["conv1.w"], p["conv1.b"]))
     h = torch.relu(conv2x2(h, p["conv2.w"], p["conv2.b"]))
@@ -139,33 +157,77 @@ def isr_forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tenso
     return linear(h, p["out.w"], p["out.b"]).squeeze(-1)
 
 
-class StackedData:
-    """Several runs' transitions in one flat array, indexed by run offsets."""
+ISR_LAYERS = (
+    Layer("conv1", "relu", (9, 9)),
+    Layer("conv2", "relu", (8, 8)),
+    Layer("fc1", "relu"),
+    Layer("fc2", "relu"),
+    Layer("out"),
+)
+"""The ISR network of PAPER.md §4 as a chain for ``valint.nets.SequentialKernel``."""
 
-    def __init__(self, datasets: Sequence[Transitions]) -> None:
+
+def isr_kernel(
+    params: Mapping[str, torch.Tensor],
+    grads: Mapping[str, torch.Tensor] | None = None,
+    *,
+    workspace: Workspace | None = None,
+) -> SequentialKernel:
+    """:func:`isr_forward` with a hand-written backward pass (weight gradients into ``grads``).
+
+    Its input is ``(R * N, 9 * 9 * C)`` float, run-major (see :func:`isr_codes`); its output
+    ``(R, N, 1)``.
+    """
+    ws = workspace if workspace is not None else Workspace(params["conv1.w"].device)
+    return SequentialKernel(params, grads if grads is not None else params, ISR_LAYERS, ws)
+
+
+def isr_codes(
+    obs: np.ndarray,
+    actions: np.ndarray,
+    partner_actions: np.ndarray | None = None,
+    partner_cells: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`isr_input` as uint8 ``(N, 9 * 9 * C)``, one row per transition.
+
+    Every entry of the ISR's input is a small integer (object, colour and state indices, the
+    goal flag, action indices), so the inputs of a whole phase 1 are stored once as bytes and
+    converted to float a minibatch at a time.
+    """
+    n, h, w, c = obs.shape
+    extra = 1 if partner_actions is None else 2
+    assert int(np.max(actions, initial=0)) < 256, "action indices must fit in a byte"
+    out = np.zeros((n, h, w, c + extra), dtype=np.uint8)
+    out[..., :c] = obs
+    out[:, AGENT_CELL[0], AGENT_CELL[1], c] = actions
+    if partner_actions is not None:
+        cells = np.asarray(partner_cells).reshape(n, 2)
+        out[np.arange(n), cells[:, 0], cells[:, 1], c + 1] = partner_actions
+    return out.reshape(n, -1)
+
+
+class StackedData:
+    """Several runs' transitions as ISR inputs in one flat array, indexed by run offsets."""
+
+    def __init__(self, datasets: Sequence[Transitions], device: torch.device | str = "cpu") -> None:
         self.sizes = np.array([len(d) for d in datasets])
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
-        self.obs = torch.from_numpy(np.concatenate([d.obs for d in datasets]))
-        self.actions = torch.from_numpy(np.concatenate([d.actions for d in datasets]))
-        self.targets = torch.from_numpy(np.concatenate([d.targets for d in datasets]).astype(np.float32))
         with_partner = datasets[0].partner_actions is not None
-        self.partner_actions = (
-            torch.from_numpy(np.concatenate([d.partner_actions for d in datasets])) if with_partner else None
-        )
-        self.partner_cells = (
-            torch.from_numpy(np.concatenate([d.partner_cells for d in datasets])) if with_partner else None
-        )
+        self.in_channels = datasets[0].obs.shape[-1] + (2 if with_partner else 1)
+        self.codes = torch.from_numpy(
+            np.concatenate(
+                [isr_codes(d.obs, d.actions, d.partner_actions, d.partner_cells) for d in datasets]
+            )
+        ).to(device)
+        self.targets = torch.from_numpy(
+            np.concatenate([d.targets for d in datasets]).astype(np.float32)
+        ).to(device)
 
-    @property
-    def in_channels(self) -> int:
-        return self.obs.shape[-1] + (2 if self.partner_actions is not None else 1)
-
-    def inputs(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ISR inputs and targets at global indices of any shape."""
-        pa = None if self.partner_actions is None else self.partner_actions[index]
-        pc = None if self.partner_cells is None else self.partner_cells[index]
-        x = isr_input(self.obs[index], self.actions[index], pa, pc)
-        return x, self.targets[index]
+    def inputs(self, index: torch.Tensor, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float ISR inputs ``(M, 9 * 9 * C)`` (written into ``out``) and targets ``(M,)`` at
+        global indices ``(M,)``."""
+        out.copy_(self.codes.index_select(0, index))
+        return out, self.targets.index_select(0, index)
 
 
 def balanced_draws(
@@ -187,15 +249,20 @@ def balanced_draws(
     return np.where(coin, pick_pos, pick_neg)
 
 
-def _mse(params, data: StackedData, index: torch.Tensor, chunk: int = 4096) -> np.ndarray:
+def _mse(kernel: SequentialKernel, data: StackedData, index: torch.Tensor, max_rows: int = 8192) -> np.ndarray:
     """Per-run MSE over ``index (R, M)`` global indices, evaluated without gradients."""
-    total = torch.zeros(index.shape[0], dtype=torch.float64)
+    n_runs, m = index.shape
+    total = torch.zeros(n_runs, dtype=torch.float64, device=index.device)
+    chunk = max(1, max_rows // n_runs)
     with torch.no_grad():
-        for start in range(0, index.shape[1], chunk):
+        for start in range(0, m, chunk):
             part = index[:, start : start + chunk]
-            x, y = data.inputs(part)
-            total += (isr_forward(params, x) - y).pow(2).double().sum(dim=1)
-    return (total / max(index.shape[1], 1)).numpy()
+            size = part.shape[1]
+            buf = kernel.ws.get("eval_x", (n_runs * size, data.codes.shape[1]))
+            x, y = data.inputs(part.reshape(-1), buf)
+            pred = kernel.forward(x, size, mode="eval").view(n_runs, size)
+            total += (pred - y.view(n_runs, size)).pow(2).double().sum(dim=1)
+    return (total / max(m, 1)).cpu().numpy()
 
 
 @dataclass
@@ -210,17 +277,21 @@ class ISRResult:
     """run, isr_train_transitions, isr_test_mse, isr_train_mse: the points of Fig. 3b."""
 
 
+@flushed_denormals()
 def train_isr(
     datasets: Sequence[Transitions],
     seeds: Sequence[int],
     config: ISRConfig,
     *,
     eval_sample: int = 2048,
+    device: str | torch.device | None = None,
 ) -> ISRResult:
     """Train one ISR per dataset, stacked (PAPER.md §4).
 
     Runs whose number of gradient steps differ are trained together until the shorter ones
     finish; the finished ones are then set aside (Adam is element-wise, so this is exact).
+    Gradients are computed by hand (:func:`isr_kernel`): with one draw per step, autograd's
+    bookkeeping would cost far more than the arithmetic.
 
     Args:
         datasets: each run's phase-1 transitions, in chronological order.
@@ -228,12 +299,14 @@ def train_isr(
         config: the ISR hyperparameters of the figure.
         eval_sample: at most this many training transitions (a fixed random subset) for the
             train-MSE points; the held-out MSE uses the whole held-out split.
+        device: where to train (``valint.nets.select_device``).
 
     Returns:
         Weights, the train/test curve and the final held-out MSE of every run.
     """
     assert len(datasets) == len(seeds), "one seed per dataset"
-    data = StackedData(datasets)
+    dev = select_device(device)
+    data = StackedData(datasets, dev)
     n_runs = len(datasets)
     rngs = numpy_rngs(seeds, DRAW_STREAM)
     splits = [d.split(config.test_fraction) for d in datasets]
@@ -252,54 +325,58 @@ def train_isr(
     ]
     eval_test = [test + off for (_, test), off in zip(splits, data.offsets)]
 
-    params = init_isr(seeds, data.in_channels)
-    for p in params.values():
-        p.requires_grad_(True)
+    stack = ParamStack.from_tensors(init_isr(seeds, data.in_channels), device=dev)
     adam_cfg = AdamConfig(config.learning_rate, eps=config.adam_eps, max_grad_norm=config.max_grad_norm)
+    optimizer = StackedAdam(stack, adam_cfg)
     active = list(range(n_runs))
     finished: dict[int, dict[str, np.ndarray]] = {}
     curve_rows: list[dict] = []
-    optimizer = StackedAdam(params, adam_cfg)
     step = 0
 
-    def evaluate(runs: list[int], at: int) -> None:
+    def evaluate(rows: list[int], at: int) -> None:
+        """Train and held-out MSE of the active runs at these rows of the stack."""
         for split, pools in (("train", eval_train), ("test", eval_test)):
-            sizes = {len(pools[r]) for r in runs}
-            for size in sizes:
-                group = [i for i, r in enumerate(runs) if len(pools[r]) == size]
-                if size == 0:
-                    continue
-                sub = {k: v[group] for k, v in params.items()}
-                index = torch.from_numpy(np.stack([pools[runs[i]] for i in group]))
-                for i, mse in zip(group, _mse(sub, data, index)):
+            for size in sorted({len(pools[active[i]]) for i in rows} - {0}):
+                group = [i for i in rows if len(pools[active[i]]) == size]
+                index = torch.from_numpy(np.stack([pools[active[i]] for i in group])).to(dev)
+                kernel = isr_kernel(stack.subset(group).params)
+                for i, mse in zip(group, _mse(kernel, data, index)):
                     curve_rows.append(
-                        {"run": runs[i], "draws": at * config.batch_size, "split": split, "mse": float(mse)}
+                        {"run": active[i], "draws": at * config.batch_size, "split": split, "mse": float(mse)}
                     )
 
-    evaluate(active, 0)
+    evaluate(list(range(n_runs)), 0)
     while active:
         horizon = int(min(n_steps[r] for r in active))
+        kernel = isr_kernel(stack.params, stack.grads)
+        # every draw of this stretch, step-major: row t holds step t's indices of all runs
+        stretch = torch.from_numpy(
+            np.stack([draws[r][step:horizon] for r in active], axis=1).reshape(horizon - step, -1)
+        ).to(dev)
+        batch, first = config.batch_size, step
+        x_buf = kernel.ws.get("train_x", (len(active) * batch, data.codes.shape[1]))
         while step < horizon:
-            index = torch.from_numpy(np.stack([draws[r][step] for r in active]))
-            x, y = data.inputs(index)
-            loss = (isr_forward(params, x) - y).pow(2).mean(dim=1)
-            optimizer.zero_grad()
-            loss.sum().backward()
+            x, y = data.inputs(stretch[step - first], x_buf)
+            pred = kernel.forward(x, batch)
+            # d/dpred of mean((pred - y)^2) over each run's batch
+            dpred = (pred - y.view(pred.shape)).mul_(2.0 / batch)
+            kernel.backward(dpred)
             optimizer.step()
             step += 1
             if step % config.eval_every == 0 and step < horizon:
-                evaluate(active, step)
-        evaluate(active, step)
+                evaluate(list(range(len(active))), step)
+        # the runs that end here get their last point; the others only on their schedule, so
+        # that a run's curve does not depend on which runs share its batch
+        evaluate([i for i, r in enumerate(active) if n_steps[r] == step or step % config.eval_every == 0], step)
         done = [i for i, r in enumerate(active) if n_steps[r] == step]
         for i in done:
-            finished[active[i]] = {k: v[i].detach().numpy().copy() for k, v in params.items()}
+            finished[active[i]] = stack.run_params(i)
         keep = [i for i, r in enumerate(active) if n_steps[r] > step]
         if not keep:
             break
-        kept_states = [optimizer.run_state(i) for i in keep]
-        params = {k: v.detach()[keep].clone().requires_grad_(True) for k, v in params.items()}
-        optimizer = StackedAdam(params, adam_cfg)
-        optimizer.load_run_states(kept_states)
+        kept = stack.subset(keep)
+        optimizer = optimizer.subset(keep, kept)
+        stack = kept
         active = [active[i] for i in keep]
 
     curve = pd.DataFrame(curve_rows).drop_duplicates(["run", "draws", "split"], keep="last")
@@ -334,7 +411,7 @@ def predict(
     partner_cells: np.ndarray | None = None,
 ) -> np.ndarray:
     """R_i = ISR(s, a) for one observation per run: ``obs (R, 9, 9, 4)`` -> ``(R,)`` float32."""
-    pa = None if partner_actions is None else torch.from_numpy(partner_actions[:, None])
-    pc = None if partner_cells is None else torch.from_numpy(partner_cells[:, None])
-    x = isr_input(torch.from_numpy(obs[:, None]), torch.from_numpy(actions[:, None]), pa, pc)
-    return isr_forward(params, x)[:, 0].numpy().astype(np.float32)
+    codes = isr_codes(obs, actions, partner_actions, partner_cells)
+    device = params["conv1.w"].device
+    x = torch.from_numpy(codes).to(device=device, dtype=torch.float32)
+    return isr_kernel(params).forward(x, 1, mode="predict")[:, 0, 0].cpu().numpy().astype(np.float32)

@@ -2,13 +2,24 @@
 
 Every run of a figure (seeds x conditions, and layouts for Fig. 5) owns its own weights, its own
 Adam state and its own gradient clipping, exactly as if it were trained alone. Here the weights
-of ``R`` runs are stacked along a leading run axis, and each layer is a batched matrix multiply
-(``torch.baddbmm``), so the Python interpreter runs once per layer, not once per run.
+of ``R`` runs live in one ``(R, P)`` buffer (:class:`ParamStack`; each run's ``P`` numbers are
+contiguous), each layer is a batched matrix multiply (``torch.baddbmm``) over the run axis, so
+the Python interpreter runs once per layer, not once per run, and Adam with per-run gradient
+clipping is one pass over the buffer (:class:`StackedAdam`).
 
 The 2x2 convolutions of PAPER.md §4 are written as im2col: the four shifted views of a
 channels-last feature map are concatenated, then multiplied with a ``(4 * C_in, C_out)`` matrix
 per run. This is the same function as ``torch.nn.Conv2d(C_in, C_out, 2)`` (see
 ``conv_weight_to_matrix``), tested against it in ``tests/test_nets.py``.
+
+The policy (``valint.ppo``) and the ISR (``valint.isr``) train through
+:class:`SequentialKernel`, which runs the same layers on preallocated buffers, gathers the
+patches with one ``index_select`` per convolution (:func:`patch_positions`) and computes the
+gradients by hand instead of through autograd: the networks are small, and autograd's
+bookkeeping, the zero-filled slice gradients of im2col and fresh allocations cost more than the
+arithmetic. The hand-written gradients are tested against autograd on the reference forward
+pass (``conv2x2``, ``linear``) in ``tests/test_nets.py``, ``tests/test_ppo.py`` and
+``tests/test_isr.py``.
 
 Because the loss of the whole batch is the *sum* of the runs' losses, the gradient that reaches
 run r's weights is exactly run r's own gradient; Adam is element-wise, and gradient clipping is
@@ -18,11 +29,46 @@ floating-point rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+DEVICE_ENV = "VALINT_DEVICE"
+"""Environment variable that overrides the automatic device choice (``cpu``, ``cuda``, ...)."""
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The device training runs on.
+
+    The argument wins; else ``$VALINT_DEVICE``; else the first CUDA GPU when
+    ``torch.cuda.is_available()``; else the CPU. The algorithm and its random numbers (drawn by
+    NumPy generators on the host) are the same on every device; only float rounding differs.
+    """
+    choice = device if device is not None else os.environ.get(DEVICE_ENV) or None
+    if choice is None:
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+@contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Treat subnormal floats (below 1.2e-38) as zero on this thread while training.
+
+    Adam's moment estimates of parameters whose gradient stays at or near zero (a unit that
+    never fires, an input that is always 0) decay through the subnormal range, where x86
+    arithmetic is many times slower; with one draw per ISR step this made training 2-3 times
+    slower. A subnormal moment moves no weight (its Adam update is below 1e-33), so flushing
+    them leaves the results as they are. Usable as a decorator.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def orthogonal_stack(
@@ -69,11 +115,34 @@ def conv_weight_to_matrix(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(2, 3, 1, 0).reshape(4 * c_in, c_out)
 
 
-def im2col_2x2(x: torch.Tensor) -> torch.Tensor:
-    """The 2x2 patches of a channels-last map ``(R, N, H, W, C)`` as ``(R, N, H-1, W-1, 4C)``."""
-    return torch.cat(
-        (x[:, :, :-1, :-1], x[:, :, :-1, 1:], x[:, :, 1:, :-1], x[:, :, 1:, 1:]), dim=-1
-    )
+def im2col_2x2(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The 2x2 patches of a channels-last map ``(R, N, H, W, C)`` as ``(R, N, H-1, W-1, 4C)``.
+
+    Args:
+        x: the feature map.
+        out: optional preallocated result.
+    """
+    parts = (x[:, :, :-1, :-1], x[:, :, :-1, 1:], x[:, :, 1:, :-1], x[:, :, 1:, 1:])
+    if out is None:
+        return torch.cat(parts, dim=-1)
+    return torch.cat(parts, dim=-1, out=out)
+
+
+def patch_positions(height: int, width: int) -> torch.Tensor:
+    """Source positions of the 2x2 patches of one ``(H, W)`` map, in im2col order.
+
+    With a channels-last map viewed as ``(N, H * W, C)``,
+    ``x.index_select(1, patch_positions(H, W))`` viewed as ``(N, (H-1) * (W-1), 4C)`` equals
+    ``im2col_2x2``, and ``dx.index_add_(1, patch_positions(H, W), dpatches)`` is its adjoint
+    (the gradient with respect to the map). Both are single gathers or scatters, cheaper than
+    concatenating four shifted views.
+
+    Returns:
+        A ``((H-1) * (W-1) * 4,)`` int64 index: entry ``4 * (i * (W-1) + j) + 2 * dy + dx``
+        is ``(i + dy) * W + (j + dx)``.
+    """
+    grid = torch.arange(height * width).reshape(1, 1, height, width, 1)
+    return im2col_2x2(grid).reshape(-1)
 
 
 def conv2x2(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -98,6 +167,291 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.T
     return torch.baddbmm(bias, x, weight)
 
 
+def linear_backward(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    dy: torch.Tensor,
+    grad_weight: torch.Tensor,
+    grad_bias: torch.Tensor,
+    dx: torch.Tensor | None = None,
+) -> torch.Tensor | None:
+    """Gradients of ``y = x @ weight + bias`` for stacked runs, written into given buffers.
+
+    Args:
+        x: ``(R, N, in)`` the layer's input.
+        weight: ``(R, in, out)``.
+        dy: ``(R, N, out)`` gradient with respect to ``y``.
+        grad_weight: ``(R, in, out)`` receives ``x^T @ dy``.
+        grad_bias: ``(R, 1, out)`` receives the sum of ``dy`` over the samples.
+        dx: optional ``(R, N, in)`` buffer that receives ``dy @ weight^T``; None skips it (the
+            first layer needs no input gradient).
+
+    Returns:
+        ``dx``.
+    """
+    torch.bmm(x.transpose(1, 2), dy, out=grad_weight)
+    torch.sum(dy, dim=1, keepdim=True, out=grad_bias)
+    if dx is not None:
+        torch.bmm(dy, weight.transpose(1, 2), out=dx)
+    return dx
+
+
+class Workspace:
+    """Preallocated buffers, reused from one minibatch to the next.
+
+    Large fresh allocations are returned to the operating system and faulted in again on every
+    step; reusing buffers keeps them in memory and in cache.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._buffers: dict[tuple, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The buffer called ``name``, of this shape and dtype (contents undefined)."""
+        key = (name, tuple(shape), dtype)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = torch.empty(key[1], dtype=dtype, device=self.device)
+            self._buffers[key] = buf
+        return buf
+
+
+_relu_backward = torch.ops.aten.threshold_backward.grad_input
+_tanh_backward = torch.ops.aten.tanh_backward.grad_input
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a :class:`SequentialKernel`: ``activation(x @ W + b)``."""
+
+    name: str
+    """Parameter prefix: the weights are ``{name}.w`` ``(R, in, out)``, ``{name}.b`` ``(R, 1, out)``."""
+    activation: str | None = None
+    """``"relu"``, ``"tanh"`` or None."""
+    grid: tuple[int, int] | None = None
+    """For a 2x2 convolution (stride 1, no padding): the ``(H, W)`` of its input map, whose
+    channels are the weight's ``in / 4``; None for a dense layer on the flattened input."""
+
+
+@dataclass
+class _Step:
+    """One layer of a :class:`SequentialKernel` bound to its buffers for one batch shape."""
+
+    layer: Layer
+    weight: torch.Tensor
+    bias: torch.Tensor
+    grad_weight: torch.Tensor
+    grad_bias: torch.Tensor
+    out: torch.Tensor
+    """``(R, N * positions, out)`` activations."""
+    positions: torch.Tensor | None = None
+    """Patch gather index of a convolution."""
+    grid_shape: tuple[int, int, int] | None = None
+    """``(R * N, H * W, C)``: a convolution's input map."""
+    gathered: torch.Tensor | None = None
+    """``(R * N, positions * 4, C)``: the gathered patches of a convolution."""
+    patches: torch.Tensor | None = None
+    """``(R, N * positions, 4C)`` view of ``gathered`` (a convolution's input)."""
+    dense_shape: tuple[int, int, int] | None = None
+    """``(R, N, in)``: a dense layer's input."""
+    x: torch.Tensor | None = None
+    """The input of the last forward pass."""
+
+
+class SequentialKernel:
+    """A chain of stacked layers with a hand-written backward pass, on reused buffers.
+
+    Computes the same function as the same chain of :func:`conv2x2` and :func:`linear` with
+    ReLU/Tanh, for every run of the stack at once. :meth:`forward` keeps the activations;
+    :meth:`backward` takes the gradient with respect to the output and writes the weight
+    gradients into ``grads``. A convolution's patches are gathered with one ``index_select``
+    (:func:`patch_positions`) and their gradients scattered back with one ``index_add_``. The
+    backward pass of each layer is the textbook one: ``dW = x^T dy``, ``db = sum(dy)``,
+    ``dx = dy W^T``, ReLU passes the gradient where its output is positive, Tanh multiplies it
+    by ``1 - tanh^2``. The buffers of each batch shape are bound once, so that a call runs
+    little Python (acting runs one sample per run per step).
+
+    Args:
+        params: ``(R, ...)`` weight views (a :class:`ParamStack`'s, or plain tensors).
+        grads: gradient views laid out like ``params``.
+        layers: the chain, input first.
+        workspace: where the buffers live.
+        tag: prefix that keeps this kernel's buffers apart from other kernels' in ``workspace``.
+    """
+
+    def __init__(
+        self,
+        params: Mapping[str, torch.Tensor],
+        grads: Mapping[str, torch.Tensor],
+        layers: Sequence[Layer],
+        workspace: Workspace,
+        tag: str = "",
+    ) -> None:
+        self.p, self.g = params, grads
+        self.layers = tuple(layers)
+        self.ws = workspace
+        self.tag = tag
+        self.n_runs = params[f"{layers[0].name}.w"].shape[0]
+        self.positions = {
+            layer.name: patch_positions(*layer.grid).to(workspace.device)
+            for layer in layers
+            if layer.grid is not None
+        }
+        self._plans: dict[tuple[int, str], list[_Step]] = {}
+        self._last: list[_Step] = []
+        self.n = 0
+
+    def _plan(self, n: int, mode: str) -> list[_Step]:
+        """The layers bound to this mode's buffers for ``n`` samples per run."""
+        plan = self._plans.get((n, mode))
+        if plan is not None:
+            return plan
+        r, plan = self.n_runs, []
+        for layer in self.layers:
+            w = self.p[f"{layer.name}.w"]
+            step = _Step(
+                layer, w, self.p[f"{layer.name}.b"], self.g[f"{layer.name}.w"], self.g[f"{layer.name}.b"], w
+            )
+            if layer.grid is not None:
+                step.positions = self.positions[layer.name]
+                channels = w.shape[1] // 4
+                step.grid_shape = (r * n, layer.grid[0] * layer.grid[1], channels)
+                step.gathered = self.ws.get(
+                    f"{self.tag}{mode}{layer.name}.p", (r * n, step.positions.numel(), channels)
+                )
+                step.patches = step.gathered.view(r, -1, w.shape[1])
+                rows = step.patches.shape[1]
+            else:
+                step.dense_shape = (r, n, w.shape[1])
+                rows = n
+            step.out = self.ws.get(f"{self.tag}{mode}{layer.name}.y", (r, rows, w.shape[2]))
+            plan.append(step)
+        self._plans[(n, mode)] = plan
+        return plan
+
+    def forward(self, x: torch.Tensor, n: int, mode: str = "train") -> torch.Tensor:
+        """The chain's output ``(R, N * positions, out)`` for ``N`` samples per run.
+
+        Args:
+            x: the input, run-major: ``(R * N, H * W * C)`` or ``(R, N * H * W, C)`` before a
+                convolution, anything that views as ``(R, N, in)`` before a dense layer.
+            n: samples per run.
+            mode: names the set of buffers (acting and training keep theirs apart).
+        """
+        plan = self._plan(n, mode)
+        self.n, self._last = n, plan
+        h = x
+        for step in plan:
+            if step.positions is not None:
+                torch.index_select(h.view(step.grid_shape), 1, step.positions, out=step.gathered)
+                h = step.patches
+            else:
+                h = h.view(step.dense_shape)
+            step.x = h
+            torch.baddbmm(step.bias, h, step.weight, out=step.out)
+            if step.layer.activation == "relu":
+                step.out.relu_()
+            elif step.layer.activation == "tanh":
+                step.out.tanh_()
+            h = step.out
+        return h
+
+    def backward(self, dout: torch.Tensor, *, input_grad: bool = False) -> torch.Tensor | None:
+        """Write the weight gradients of the last (training) :meth:`forward` into ``grads``.
+
+        Args:
+            dout: gradient with respect to the output, shaped like it.
+            input_grad: also return the gradient with respect to the input (else None).
+
+        Returns:
+            ``(R, N, in)`` for a dense first layer, ``(R * N, H * W, C)`` for a convolution.
+        """
+        dy = dout
+        dx = None
+        for i in reversed(range(len(self._last))):
+            step = self._last[i]
+            y = step.out
+            dy = dy.view(y.shape)
+            if step.layer.activation == "relu":
+                _relu_backward(dy, y, 0, grad_input=dy)
+            elif step.layer.activation == "tanh":
+                _tanh_backward(dy, y, grad_input=dy)
+            want_dx = i > 0 or input_grad
+            dx = self.ws.get(f"{self.tag}{step.layer.name}.dx", tuple(step.x.shape)) if want_dx else None
+            linear_backward(step.x, step.weight, dy, step.grad_weight, step.grad_bias, dx)
+            if dx is not None and step.positions is not None:
+                grid = self.ws.get(f"{self.tag}{step.layer.name}.dgrid", step.grid_shape)
+                grid.zero_().index_add_(1, step.positions, dx.view(step.gathered.shape))
+                dx = grid
+            dy = dx
+        return dx
+
+
+class ParamStack:
+    """Named parameters of ``R`` runs in one ``(R, P)`` buffer, with a gradient buffer alike.
+
+    Run r's parameters are the contiguous row ``flat[r]``; ``params[name]`` is a view of shape
+    ``(R, *shape)``, so writing into it writes into ``flat``. The gradient buffer ``grad`` and
+    its views ``grads`` have the same layout.
+
+    Args:
+        shapes: per-run shape of each named parameter, in storage order.
+        n_runs: ``R``.
+        device: where the buffers live.
+    """
+
+    def __init__(
+        self, shapes: Mapping[str, tuple[int, ...]], n_runs: int, *, device: torch.device | str = "cpu"
+    ) -> None:
+        self.shapes = {name: tuple(int(d) for d in shape) for name, shape in shapes.items()}
+        self.n_runs = int(n_runs)
+        self.offsets: dict[str, int] = {}
+        size = 0
+        for name, shape in self.shapes.items():
+            self.offsets[name] = size
+            size += math.prod(shape)
+        self.size = size
+        self.flat = torch.zeros(self.n_runs, size, device=device)
+        self.grad = torch.zeros_like(self.flat)
+        self.params = self.views(self.flat)
+        self.grads = self.views(self.grad)
+
+    @classmethod
+    def from_tensors(
+        cls, tensors: Mapping[str, torch.Tensor], *, device: torch.device | str = "cpu"
+    ) -> ParamStack:
+        """A stack holding copies of ``tensors`` (each ``(R, *shape)``)."""
+        first = next(iter(tensors.values()))
+        stack = cls({k: tuple(v.shape[1:]) for k, v in tensors.items()}, first.shape[0], device=device)
+        with torch.no_grad():
+            for name, value in tensors.items():
+                stack.params[name].copy_(value)
+        return stack
+
+    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named ``(R, *shape)`` views of an ``(R, P)`` buffer laid out like ``flat``."""
+        return {
+            name: flat[:, off : off + math.prod(shape)].view(flat.shape[0], *shape)
+            for (name, shape), off in zip(self.shapes.items(), self.offsets.values())
+        }
+
+    def subset(self, runs: Sequence[int]) -> ParamStack:
+        """A new stack with copies of the parameters of ``runs``, in that order."""
+        stack = ParamStack(self.shapes, len(runs), device=self.flat.device)
+        index = torch.as_tensor(list(runs), dtype=torch.long, device=self.flat.device)
+        stack.flat.copy_(self.flat.index_select(0, index))
+        return stack
+
+    def run_params(self, r: int) -> dict[str, np.ndarray]:
+        """Run r's parameters as NumPy arrays (copies, on the host)."""
+        row = self.flat[r].detach().cpu()
+        return {
+            name: row[off : off + math.prod(shape)].reshape(shape).numpy().copy()
+            for (name, shape), off in zip(self.shapes.items(), self.offsets.values())
+        }
+
+
 @dataclass(frozen=True)
 class AdamConfig:
     """Adam as PyTorch implements it (PAPER.md §4: eps 1e-5)."""
@@ -115,63 +469,69 @@ class AdamConfig:
 
 
 class StackedAdam:
-    """Adam over stacked parameters, with per-run gradient clipping.
+    """Adam over a :class:`ParamStack`, with per-run gradient clipping (PAPER.md §4).
 
-    Adam is element-wise, so ``torch.optim.Adam`` over the stacked tensors is, run by run, the
-    same as Adam over each run's own parameters. Only the gradient clipping needs the run axis:
-    each run's gradient is scaled by ``min(1, max_norm / (norm + 1e-6))`` of its own global
+    Adam is element-wise, so one Adam step over the ``(R, P)`` buffer is, run by run, the same as
+    ``torch.optim.Adam`` over each run's own parameters; it runs PyTorch's fused Adam kernel
+    (the one behind ``torch.optim.Adam(fused=True)``). Only the gradient clipping needs the run
+    axis: each run's gradient is scaled by ``min(1, max_norm / (norm + 1e-6))`` of its own global
     norm, as ``torch.nn.utils.clip_grad_norm_`` does for a single model. All runs of a batch
     take the same number of steps.
     """
 
-    def __init__(self, params: Mapping[str, torch.Tensor], config: AdamConfig) -> None:
-        self.params = dict(params)
+    def __init__(self, stack: ParamStack, config: AdamConfig) -> None:
+        self.stack = stack
         self.config = config
-        self.n_runs = next(iter(self.params.values())).shape[0]
-        self.adam = torch.optim.Adam(
-            list(self.params.values()),
-            lr=config.learning_rate,
-            betas=(config.beta1, config.beta2),
-            eps=config.eps,
-            fused=True,
-        )
+        self.n_runs = stack.n_runs
+        self.exp_avg = torch.zeros_like(stack.flat)
+        self.exp_avg_sq = torch.zeros_like(stack.flat)
+        self.steps = torch.zeros((), dtype=torch.float32, device=stack.flat.device)
+        """Adam steps taken (all runs of a batch take the same number)."""
 
     def grad_norms(self) -> torch.Tensor:
         """The global gradient 2-norm of each run, shape ``(R,)``."""
-        total = torch.zeros(self.n_runs)
-        for p in self.params.values():
-            total += p.grad.reshape(self.n_runs, -1).pow(2).sum(dim=1)
-        return total.sqrt()
+        return torch.linalg.vector_norm(self.stack.grad, dim=1)
 
     @torch.no_grad()
     def step(self) -> torch.Tensor:
-        """Clip each run's gradient, then take one Adam step for every run.
+        """Clip each run's gradient (``stack.grad``), then take one Adam step for every run.
 
         Returns:
             The per-run gradient norms before clipping, shape ``(R,)``.
         """
         norms = self.grad_norms()
         if self.config.max_grad_norm is not None:
-            clip = (self.config.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-            for p in self.params.values():
-                p.grad.mul_(clip.view((self.n_runs,) + (1,) * (p.dim() - 1)))
-        self.adam.step()
+            clip = (self.config.max_grad_norm / (norms + 1e-6)).clamp_(max=1.0)
+            self.stack.grad.mul_(clip.unsqueeze(1))
+        self.steps.add_(1)
+        # The kernel of torch.optim.Adam(fused=True), called on the one flat buffer.
+        torch._fused_adam_(
+            [self.stack.flat],
+            [self.stack.grad],
+            [self.exp_avg],
+            [self.exp_avg_sq],
+            [],
+            [self.steps],
+            lr=self.config.learning_rate,
+            beta1=self.config.beta1,
+            beta2=self.config.beta2,
+            weight_decay=0.0,
+            eps=self.config.eps,
+            amsgrad=False,
+            maximize=False,
+        )
         return norms
-
-    def zero_grad(self) -> None:
-        """Drop the gradients of every stacked parameter."""
-        self.adam.zero_grad(set_to_none=True)
 
     def run_state(self, r: int) -> dict[str, np.ndarray]:
         """Run r's Adam state as arrays (to continue phase 2 where phase 1 stopped)."""
         state: dict[str, np.ndarray] = {}
-        steps = 0.0
-        for name, p in self.params.items():
-            slot = self.adam.state.get(p)
-            if slot:
-                state[f"adam_m/{name}"] = slot["exp_avg"][r].numpy().copy()
-                state[f"adam_v/{name}"] = slot["exp_avg_sq"][r].numpy().copy()
-                steps = float(slot["step"])
+        steps = float(self.steps)
+        if steps > 0:
+            m = self.stack.views(self.exp_avg)
+            v = self.stack.views(self.exp_avg_sq)
+            for name in self.stack.shapes:
+                state[f"adam_m/{name}"] = m[name][r].cpu().numpy().copy()
+                state[f"adam_v/{name}"] = v[name][r].cpu().numpy().copy()
         state["adam_steps"] = np.array(steps)
         return state
 
@@ -180,18 +540,27 @@ class StackedAdam:
         steps = {float(s["adam_steps"]) for s in states}
         assert len(steps) == 1, f"runs of one batch must share their step count, got {steps}"
         n_steps = steps.pop()
+        self.steps.fill_(n_steps)
         if n_steps == 0:
+            self.exp_avg.zero_()
+            self.exp_avg_sq.zero_()
             return
-        for name, p in self.params.items():
-            self.adam.state[p] = {
-                "step": torch.tensor(n_steps, dtype=torch.float32),
-                "exp_avg": torch.stack(
-                    [torch.from_numpy(np.asarray(s[f"adam_m/{name}"])) for s in states]
-                ),
-                "exp_avg_sq": torch.stack(
-                    [torch.from_numpy(np.asarray(s[f"adam_v/{name}"])) for s in states]
-                ),
-            }
+        m = self.stack.views(self.exp_avg)
+        v = self.stack.views(self.exp_avg_sq)
+        with torch.no_grad():
+            for name in self.stack.shapes:
+                m[name].copy_(torch.from_numpy(np.stack([np.asarray(s[f"adam_m/{name}"]) for s in states])))
+                v[name].copy_(torch.from_numpy(np.stack([np.asarray(s[f"adam_v/{name}"]) for s in states])))
+
+    def subset(self, runs: Sequence[int], stack: ParamStack) -> StackedAdam:
+        """An optimizer for ``stack`` (the :meth:`ParamStack.subset` of ``runs``) that continues
+        these runs' Adam state."""
+        index = torch.as_tensor(list(runs), dtype=torch.long, device=self.exp_avg.device)
+        opt = StackedAdam(stack, self.config)
+        opt.exp_avg.copy_(self.exp_avg.index_select(0, index))
+        opt.exp_avg_sq.copy_(self.exp_avg_sq.index_select(0, index))
+        opt.steps.copy_(self.steps)
+        return opt
 
 
 def generators_for(seeds: Sequence[int], stream: int) -> list[torch.Generator]:
@@ -208,4 +577,3 @@ def generators_for(seeds: Sequence[int], stream: int) -> list[torch.Generator]:
 def numpy_rngs(seeds: Sequence[int], stream: int) -> list[np.random.Generator]:
     """One seeded numpy generator per run, independent across purposes (``stream``)."""
     return [np.random.default_rng([int(seed), int(stream)]) for seed in seeds]
-

@@ -11,6 +11,12 @@ The ``R`` runs of a batch are stacked (``valint.nets``): each has its own weight
 action-sampling and minibatch-shuffling generators, so the result of a run does not depend on
 which other runs share its batch (up to floating-point rounding; ``tests/test_ppo.py``).
 
+Training does not go through autograd: :class:`PolicyKernel` runs the network of
+:func:`policy_forward` with preallocated buffers and computes the loss gradient by hand
+(``tests/test_ppo.py`` checks it against autograd on :func:`policy_forward`). The device is
+chosen by ``valint.nets.select_device`` (a CUDA GPU when there is one, else the CPU; the
+``VALINT_DEVICE`` environment variable or the ``device`` argument overrides it).
+
 The module knows nothing about caregivers or the ISR: the environment it is given returns the
 reward each run receives.
 """
@@ -28,18 +34,25 @@ import torch
 from valint.config import PPOConfig
 from valint.nets import (
     AdamConfig,
+    ParamStack,
     StackedAdam,
+    Layer,
+    SequentialKernel,
+    Workspace,
     conv2x2,
+    flushed_denormals,
     generators_for,
     linear,
     numpy_rngs,
     orthogonal_stack,
+    select_device,
 )
 
 SQRT2 = math.sqrt(2.0)
 
 # Stream ids keep each purpose's random numbers independent of the others (nets.generators_for).
 INIT_STREAM, ACTION_STREAM, SHUFFLE_STREAM = 11, 12, 13
+
 
 
 class VectorEnv(Protocol):
@@ -87,6 +100,30 @@ def policy_shapes(obs_shape: tuple[int, int, int], n_actions: int) -> dict[str, 
     }
 
 
+def policy_flops(obs_shape: tuple[int, int, int], n_actions: int) -> dict[str, int]:
+    """Floating-point operations of the policy network per sample (PAPER.md §4).
+
+    A layer with a ``(fan_in, fan_out)`` matrix applied at ``positions`` places (the output
+    pixels of a convolution, 1 for a linear layer) costs ``2 * positions * fan_in * fan_out``
+    FLOPs forward. Backward costs twice that (input gradient and weight gradient), except the
+    first convolution, whose input needs no gradient (once). Bias additions and activations are
+    not counted. PPO then spends, per environment step, one forward pass while acting and
+    ``n_epochs`` forward + backward passes in the update: with PAPER.md §4's network and 10
+    epochs, about 46 MFLOP.
+
+    Returns:
+        ``forward`` and ``backward`` FLOPs per sample.
+    """
+    h, w, _ = obs_shape
+    positions = {"conv1": (h - 1) * (w - 1), "conv2": (h - 2) * (w - 2), "conv3": (h - 3) * (w - 3)}
+    forward = backward = 0
+    for name, (fan_in, fan_out) in policy_shapes(obs_shape, n_actions).items():
+        flops = 2 * positions.get(name, 1) * fan_in * fan_out
+        forward += flops
+        backward += flops if name == "conv1" else 2 * flops
+    return {"forward": forward, "backward": backward}
+
+
 GAINS = {"pi_out": 0.01, "vf_out": 1.0}
 """Orthogonal gains that differ from the body's sqrt(2) (SB3's ActorCriticPolicy)."""
 
@@ -108,10 +145,12 @@ def policy_forward(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``(R, N, A)`` and values ``(R, N)`` for uint8 observations ``(R, N, 9, 9, C)``.
 
-    The observation is scaled by 1/255, as SB3 does for uint8 image spaces (PAPER.md §4).
+    The observation is scaled by 1/255, as SB3 does for uint8 image spaces (PAPER.md §4). This
+    is the plain, differentiable statement of the network; the trainer runs the same function
+    through :class:`PolicyKernel`. The results are on the parameters' device.
     """
     p = params
-    x = obs.float() / 255.0
+    x = obs.to(p["conv1.w"].device).float() / 255.0
     x = torch.relu(conv2x2(x, p["conv1.w"], p["conv1.b"]))
     x = torch.relu(conv2x2(x, p["conv2.w"], p["conv2.b"]))
     x = torch.relu(conv2x2(x, p["conv3.w"], p["conv3.b"]))
@@ -124,6 +163,61 @@ def policy_forward(
     vf = torch.tanh(linear(vf, p["vf2.w"], p["vf2.b"]))
     values = linear(vf, p["vf_out.w"], p["vf_out.b"]).squeeze(-1)
     return logits, values
+
+
+class PolicyKernel:
+    """The policy network of PAPER.md §4 with a hand-written backward pass.
+
+    Computes the same function as :func:`policy_forward` on a :class:`ParamStack` as three
+    ``valint.nets.SequentialKernel`` chains (the shared body, the actor head, the critic
+    head), keeping the activations of the last forward pass in reused buffers, and writes the
+    weight gradient of a loss into ``stack.grad`` given the loss's gradient with respect to the
+    logits and values.
+
+    Args:
+        stack: the stacked policy parameters (names as :func:`init_policy`).
+        obs_shape: ``(H, W, C)`` of one observation.
+    """
+
+    def __init__(self, stack: ParamStack, obs_shape: tuple[int, int, int]) -> None:
+        p, g = stack.params, stack.grads
+        self.n_runs = stack.n_runs
+        self.ws = Workspace(stack.flat.device)
+        self._255 = torch.tensor(255.0, device=stack.flat.device)
+        h, w, _ = obs_shape
+        body = [
+            Layer("conv1", "relu", (h, w)),
+            Layer("conv2", "relu", (h - 1, w - 1)),
+            Layer("conv3", "relu", (h - 2, w - 2)),
+            Layer("fc", "relu"),
+        ]
+        self.body = SequentialKernel(p, g, body, self.ws, "body:")
+        actor = [Layer("pi1", "tanh"), Layer("pi2", "tanh"), Layer("pi_out")]
+        self.actor = SequentialKernel(p, g, actor, self.ws, "pi:")
+        critic = [Layer("vf1", "tanh"), Layer("vf2", "tanh"), Layer("vf_out")]
+        self.critic = SequentialKernel(p, g, critic, self.ws, "vf:")
+
+    def scale(self, obs: torch.Tensor, mode: str = "train") -> torch.Tensor:
+        """Observations ``(M, H * W * C)`` uint8 as float, scaled by 1/255 (SB3, PAPER.md §4)."""
+        return torch.div(obs, self._255, out=self.ws.get(f"x{mode}", tuple(obs.shape)))
+
+    def forward(self, x: torch.Tensor, n: int, mode: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(R, N, A)`` and values ``(R, N, 1)`` of scaled observations.
+
+        Args:
+            x: ``(R * N, H * W * C)`` float observations from :meth:`scale` (run-major).
+            n: samples per run, ``N``.
+            mode: names the set of buffers (acting and training keep theirs apart).
+        """
+        latent = self.body.forward(x, n, mode)
+        return self.actor.forward(latent, n, mode), self.critic.forward(latent, n, mode)
+
+    def backward(self, dlogits: torch.Tensor, dvalues: torch.Tensor) -> None:
+        """Write into ``stack.grad`` the gradient of a loss, given its gradient with respect to
+        the logits ``(R, N, A)`` and values ``(R, N, 1)`` of the last training forward pass."""
+        dlatent = self.actor.backward(dlogits, input_grad=True)
+        dlatent.add_(self.critic.backward(dvalues, input_grad=True))
+        self.body.backward(dlatent)
 
 
 @dataclass
@@ -171,15 +265,85 @@ def compute_gae(
     return advantages, (advantages + values).astype(np.float32)
 
 
-def sample_actions(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+def sample_actions(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """Draw from ``Categorical(logits)`` by inverting the CDF at pre-drawn uniforms.
+
+    The softmax is taken in float64, so that the draw depends on the logits, not on how they
+    were batched.
 
     Args:
         logits: ``(R, A)``.
         uniforms: ``(R,)`` in [0, 1), one per run, from that run's own generator.
+
+    Returns:
+        ``(R,)`` int64 actions.
     """
-    cdf = torch.softmax(logits.double(), dim=-1).cumsum(dim=-1)
-    return (uniforms.double().unsqueeze(-1) >= cdf[:, :-1]).sum(dim=-1)
+    z = logits.astype(np.float64)
+    probs = np.exp(z - z.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(probs / probs.sum(axis=-1, keepdims=True), axis=-1)
+    return (uniforms[:, None] >= cdf[:, :-1]).sum(axis=-1)
+
+
+def ppo_loss_grads(
+    logits: torch.Tensor,
+    values: torch.Tensor,
+    mb_actions: torch.Tensor,
+    mb_logprobs: torch.Tensor,
+    mb_advantages: torch.Tensor,
+    mb_returns: torch.Tensor,
+    config: PPOConfig,
+    *,
+    with_stats: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Gradient of each run's PPO loss with respect to its logits and values (PAPER.md §4).
+
+    Per run, the loss is SB3's: ``pg_loss + vf_coef * v_loss - ent_coef * entropy`` with
+    ``pg_loss = -mean(min(A * ratio, A * clip(ratio, 1 - eps, 1 + eps)))`` on advantages
+    normalised per minibatch (unbiased std; not when the minibatch has one sample, as SB3) and
+    ``v_loss = mean((returns - values) ** 2)``. Where ``A * ratio <= A * clip(ratio)`` the
+    minimum passes the unclipped term's gradient (on ties, the two halves autograd passes add
+    up to the same), elsewhere the clipped term's, which is 0. Then ``d newlogprob / d logits =
+    onehot(action) - softmax(logits)``.
+
+    Args:
+        logits: ``(R, N, A)``; values: ``(R, N)`` or ``(R, N, 1)``.
+        mb_actions: ``(R, N)`` int64; mb_logprobs, mb_advantages, mb_returns: ``(R, N)``.
+        config: the PPO coefficients.
+        with_stats: also return the per-run ``pg_loss``, ``v_loss``, ``approx_kl`` and
+            ``clipfrac`` (CleanRL's logged metrics).
+
+    Returns:
+        ``(dlogits (R, N, A), dvalues (R, N, 1), stats)``.
+    """
+    n = logits.shape[1]
+    values = values.reshape(mb_returns.shape)
+    logp_all = torch.log_softmax(logits, dim=-1)
+    newlogprob = logp_all.gather(-1, mb_actions.unsqueeze(-1)).squeeze(-1)
+    logratio = newlogprob - mb_logprobs
+    ratio = logratio.exp()
+    adv = mb_advantages
+    if n > 1:
+        adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
+    pg_loss1 = adv * ratio
+    pg_loss2 = adv * torch.clamp(ratio, 1 - config.clip_range, 1 + config.clip_range)
+    dnewlogprob = (pg_loss1 <= pg_loss2) * adv * ratio * (-1.0 / n)
+    probs = logp_all.exp()
+    dlogits = probs * -dnewlogprob.unsqueeze(-1)
+    dlogits.scatter_add_(-1, mb_actions.unsqueeze(-1), dnewlogprob.unsqueeze(-1))
+    if config.ent_coef:
+        entropy = -(probs * logp_all).sum(-1, keepdim=True)
+        dlogits.add_(probs * (logp_all + entropy), alpha=config.ent_coef / n)
+    dvalues = ((values - mb_returns) * (2.0 * config.vf_coef / n)).unsqueeze(-1)
+    stats: dict[str, torch.Tensor] = {}
+    if with_stats:
+        stats = {
+            "pg_loss": -torch.min(pg_loss1, pg_loss2).mean(dim=1),
+            "v_loss": (mb_returns - values).pow(2).mean(dim=1),
+            # approx_kl: http://joschu.net/blog/kl-approx.html
+            "approx_kl": ((ratio - 1) - logratio).mean(dim=1),
+            "clipfrac": ((ratio - 1.0).abs() > config.clip_range).float().mean(dim=1),
+        }
+    return dlogits, dvalues, stats
 
 
 class BatchedPPO:
@@ -193,6 +357,8 @@ class BatchedPPO:
         config: PPO hyperparameters (PAPER.md §4).
         stream_offset: shifts the action and shuffle generators, so that a phase-2 learner
             that starts from a phase-1 state does not replay phase 1's random numbers.
+        device: where the networks live (``valint.nets.select_device``: a CUDA GPU when there
+            is one unless ``VALINT_DEVICE`` says otherwise).
     """
 
     def __init__(
@@ -203,17 +369,21 @@ class BatchedPPO:
         config: PPOConfig,
         *,
         stream_offset: int = 0,
+        device: str | torch.device | None = None,
     ) -> None:
         self.seeds = [int(s) for s in seeds]
         self.n_runs = len(self.seeds)
         self.obs_shape = tuple(obs_shape)
         self.n_actions = n_actions
         self.config = config
-        self.params = init_policy(self.seeds, self.obs_shape, n_actions)
-        for p in self.params.values():
-            p.requires_grad_(True)
+        self.device = select_device(device)
+        self.stack = ParamStack.from_tensors(
+            init_policy(self.seeds, self.obs_shape, n_actions), device=self.device
+        )
+        self.params = self.stack.params
+        self.kernel = PolicyKernel(self.stack, self.obs_shape)
         self.optimizer = StackedAdam(
-            self.params,
+            self.stack,
             AdamConfig(
                 learning_rate=config.learning_rate,
                 eps=config.adam_eps,
@@ -228,35 +398,41 @@ class BatchedPPO:
 
     def run_state(self, r: int) -> dict[str, np.ndarray]:
         """Run r's weights and Adam state as numpy arrays."""
-        state = {f"w/{k}": v[r].detach().numpy().copy() for k, v in self.params.items()}
+        state = {f"w/{k}": v for k, v in self.stack.run_params(r).items()}
         return state | self.optimizer.run_state(r)
 
     def load_run_states(self, states: Sequence[Mapping[str, np.ndarray]]) -> None:
         """Start every run from a saved ``run_state`` (one per run, in run order)."""
         assert len(states) == self.n_runs, f"need {self.n_runs} states, got {len(states)}"
         with torch.no_grad():
-            for r, state in enumerate(states):
-                for k, v in self.params.items():
-                    v[r] = torch.from_numpy(np.asarray(state[f"w/{k}"]))
+            for k, v in self.params.items():
+                v.copy_(torch.from_numpy(np.stack([np.asarray(s[f"w/{k}"]) for s in states])))
         self.optimizer.load_run_states(states)
 
     # ---- acting --------------------------------------------------------------------------
 
     @torch.no_grad()
+    def _forward_obs(self, obs: np.ndarray, tag: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(R, N, A)`` and values ``(R, N, 1)`` for observations ``(R, N, H, W, C)``."""
+        flat = torch.from_numpy(np.ascontiguousarray(obs).reshape(obs.shape[0] * obs.shape[1], -1))
+        if self.device.type != "cpu":
+            flat = flat.to(self.device)
+        return self.kernel.forward(self.kernel.scale(flat, tag), obs.shape[1], tag)
+
     def act_greedy(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions for observations ``(R, N, 9, 9, C)``: ``(R, N)`` int64."""
-        logits, _ = policy_forward(self.params, torch.from_numpy(obs))
-        return logits.argmax(dim=-1).numpy()
+        logits, _ = self._forward_obs(obs, "eval")
+        return logits.argmax(dim=-1).cpu().numpy()
 
-    @torch.no_grad()
     def value(self, obs: np.ndarray) -> np.ndarray:
         """Value estimates ``(R,)`` for one observation per run ``(R, 9, 9, C)``."""
-        _, values = policy_forward(self.params, torch.from_numpy(obs[:, None]))
-        return values[:, 0].numpy()
+        _, values = self._forward_obs(obs[:, None], "value")
+        return values[:, 0, 0].cpu().numpy()
 
     # ---- the algorithm -------------------------------------------------------------------
 
     @torch.no_grad()
+    @flushed_denormals()
     def collect_rollout(self, env: VectorEnv) -> Rollout:
         """Run every run's environment for ``n_steps`` with the current stochastic policy."""
         cfg = self.config
@@ -265,20 +441,18 @@ class BatchedPPO:
         n, r = cfg.n_steps, self.n_runs
         obs_buf = np.empty((n, r) + self.obs_shape, dtype=np.uint8)
         actions = np.empty((n, r), dtype=np.int64)
-        logprobs = np.empty((n, r), dtype=np.float32)
-        values = np.empty((n, r), dtype=np.float32)
         rewards = np.empty((n, r), dtype=np.float32)
         dones = np.empty((n, r), dtype=bool)
-        uniforms = torch.from_numpy(np.stack([g.random(n) for g in self.action_rngs], axis=1))
+        logits_buf = np.empty((n, r, self.n_actions), dtype=np.float32)
+        values = np.empty((n, r), dtype=np.float32)
+        uniforms = np.stack([g.random(n) for g in self.action_rngs], axis=1)
         obs = self._obs
         for t in range(n):
             obs_buf[t] = obs
-            logits, value = policy_forward(self.params, torch.from_numpy(obs[:, None]))
-            logits = logits[:, 0]
-            action = sample_actions(logits, uniforms[t])
-            logprobs[t] = torch.log_softmax(logits, dim=-1).gather(1, action[:, None])[:, 0]
-            values[t] = value[:, 0]
-            actions[t] = action.numpy()
+            logits, value = self._forward_obs(obs[:, None], "act")
+            logits_buf[t] = logits.cpu().numpy()[:, 0]
+            values[t] = value.cpu().numpy()[:, 0, 0]
+            actions[t] = sample_actions(logits_buf[t], uniforms[t])
             outcome = env.step(actions[t])
             reward = outcome.reward.astype(np.float32)
             if outcome.truncated.any():
@@ -288,13 +462,16 @@ class BatchedPPO:
             dones[t] = outcome.truncated
             obs = outcome.obs
         self._obs = obs
-        return Rollout(obs_buf, actions, logprobs, values, rewards, dones, self.value(obs))
+        taken = torch.from_numpy(actions).unsqueeze(-1)
+        logprobs = torch.log_softmax(torch.from_numpy(logits_buf), dim=-1).gather(-1, taken).squeeze(-1)
+        return Rollout(obs_buf, actions, logprobs.numpy(), values, rewards, dones, self.value(obs))
 
+    @flushed_denormals()
     def update(self, rollout: Rollout) -> pd.DataFrame:
         """PPO's clipped-surrogate update, ``n_epochs`` over shuffled minibatches.
 
         Returns:
-            One row per run with CleanRL's ``losses/...`` metrics of the last epoch.
+            One row per run with CleanRL's ``losses/...`` metrics of the last minibatch.
         """
         cfg = self.config
         advantages, returns = compute_gae(
@@ -305,81 +482,74 @@ class BatchedPPO:
             gamma=cfg.gamma,
             gae_lambda=cfg.gae_lambda,
         )
-        # (T, R, ...) -> (R, T, ...): the run axis leads in every stacked computation.
-        b_obs = torch.from_numpy(np.ascontiguousarray(rollout.obs.swapaxes(0, 1)))
-        b_actions = torch.from_numpy(rollout.actions.T.copy())
-        b_logprobs = torch.from_numpy(rollout.logprobs.T.copy())
-        b_advantages = torch.from_numpy(advantages.T.copy())
-        b_returns = torch.from_numpy(returns.T.copy())
-        run_index = torch.arange(self.n_runs)[:, None]
-        stats = {k: torch.zeros(self.n_runs) for k in ("pg_loss", "v_loss", "approx_kl", "clipfrac")}
-        for _ in range(cfg.n_epochs):
-            perms = torch.from_numpy(
-                np.stack([g.permutation(cfg.n_steps) for g in self.shuffle_rngs])
-            )
-            for start in range(0, cfg.n_steps, cfg.batch_size):
+        n_runs, n_steps = self.n_runs, cfg.n_steps
+        dev = self.device
+        # (T, R, ...) -> (R * T, ...): run-major rows, so a minibatch is one index_select.
+        b_obs = self.kernel.scale(
+            torch.from_numpy(
+                np.ascontiguousarray(rollout.obs.swapaxes(0, 1)).reshape(n_runs * n_steps, -1)
+            ).to(dev),
+            "rollout",
+        )
+        b_actions = torch.from_numpy(np.ascontiguousarray(rollout.actions.T).reshape(-1)).to(dev)
+        b_scalars = torch.from_numpy(
+            np.stack([rollout.logprobs.T, advantages.T, returns.T], axis=-1).reshape(-1, 3)
+        ).to(dev)
+        run_offsets = (np.arange(n_runs) * n_steps)[:, None]
+        stats: dict[str, torch.Tensor] = {}
+        for epoch in range(cfg.n_epochs):
+            perms = np.stack([g.permutation(n_steps) for g in self.shuffle_rngs]) + run_offsets
+            perms = torch.from_numpy(perms).to(dev)
+            for start in range(0, n_steps, cfg.batch_size):
                 mb_inds = perms[:, start : start + cfg.batch_size]
-                stats = self._minibatch_step(
-                    b_obs[run_index, mb_inds],
-                    b_actions[run_index, mb_inds],
-                    b_logprobs[run_index, mb_inds],
-                    b_advantages[run_index, mb_inds],
-                    b_returns[run_index, mb_inds],
-                )
+                last = epoch == cfg.n_epochs - 1 and start + cfg.batch_size >= n_steps
+                step_stats = self._minibatch_step(b_obs, b_actions, b_scalars, mb_inds, last)
+                if last:
+                    stats = step_stats
         explained = 1.0 - np.var(returns - rollout.values, axis=0) / np.maximum(
             np.var(returns, axis=0), 1e-12
         )
         return pd.DataFrame(
             {
                 "run": np.arange(self.n_runs),
-                "losses/policy_loss": stats["pg_loss"].numpy(),
-                "losses/value_loss": stats["v_loss"].numpy(),
-                "losses/approx_kl": stats["approx_kl"].numpy(),
-                "losses/clipfrac": stats["clipfrac"].numpy(),
+                "losses/policy_loss": stats["pg_loss"].cpu().numpy(),
+                "losses/value_loss": stats["v_loss"].cpu().numpy(),
+                "losses/approx_kl": stats["approx_kl"].cpu().numpy(),
+                "losses/clipfrac": stats["clipfrac"].cpu().numpy(),
                 "losses/explained_variance": explained,
             }
         )
 
     def _minibatch_step(
         self,
-        mb_obs: torch.Tensor,
-        mb_actions: torch.Tensor,
-        mb_logprobs: torch.Tensor,
-        mb_advantages: torch.Tensor,
-        mb_returns: torch.Tensor,
+        b_obs: torch.Tensor,
+        b_actions: torch.Tensor,
+        b_scalars: torch.Tensor,
+        mb_inds: torch.Tensor,
+        with_stats: bool,
     ) -> dict[str, torch.Tensor]:
-        cfg = self.config
-        logits, newvalue = policy_forward(self.params, mb_obs)
-        log_probs_all = torch.log_softmax(logits, dim=-1)
-        newlogprob = log_probs_all.gather(-1, mb_actions.unsqueeze(-1)).squeeze(-1)
-        logratio = newlogprob - mb_logprobs
-        ratio = logratio.exp()
-        # per-minibatch advantage normalisation, as SB3 (unbiased std)
-        mb_advantages = (mb_advantages - mb_advantages.mean(dim=1, keepdim=True)) / (
-            mb_advantages.std(dim=1, keepdim=True) + 1e-8
+        """One clipped-surrogate gradient step of every run on its minibatch ``mb_inds (R, B)``
+        (row indices into the ``b_...`` tensors)."""
+        n_runs, batch = mb_inds.shape
+        index = mb_inds.reshape(-1)
+        kernel = self.kernel
+        rows = torch.index_select(b_obs, 0, index, out=kernel.ws.get("mb_obs", (index.numel(), b_obs.shape[1])))
+        scalars = b_scalars.index_select(0, index).view(n_runs, batch, 3)
+        mb_actions = b_actions.index_select(0, index).view(n_runs, batch)
+        logits, values = kernel.forward(rows, batch)
+        dlogits, dvalues, stats = ppo_loss_grads(
+            logits,
+            values,
+            mb_actions,
+            scalars[..., 0],
+            scalars[..., 1],
+            scalars[..., 2],
+            self.config,
+            with_stats=with_stats,
         )
-        pg_loss1 = mb_advantages * ratio
-        pg_loss2 = mb_advantages * torch.clamp(ratio, 1 - cfg.clip_range, 1 + cfg.clip_range)
-        pg_loss = -torch.min(pg_loss1, pg_loss2).mean(dim=1)
-        v_loss = (mb_returns - newvalue).pow(2).mean(dim=1)
-        loss_per_run = pg_loss + cfg.vf_coef * v_loss
-        if cfg.ent_coef:
-            entropy = -(log_probs_all.exp() * log_probs_all).sum(-1).mean(dim=1)
-            loss_per_run = loss_per_run - cfg.ent_coef * entropy
-        self.optimizer.zero_grad()
-        # the sum keeps each run's gradient its own
-        loss_per_run.sum().backward()
+        kernel.backward(dlogits, dvalues)
         self.optimizer.step()
-        with torch.no_grad():
-            # approx_kl: http://joschu.net/blog/kl-approx.html
-            approx_kl = ((ratio - 1) - logratio).mean(dim=1)
-            clipfrac = ((ratio - 1.0).abs() > cfg.clip_range).float().mean(dim=1)
-        return {
-            "pg_loss": pg_loss.detach(),
-            "v_loss": v_loss.detach(),
-            "approx_kl": approx_kl,
-            "clipfrac": clipfrac,
-        }
+        return stats
 
     def learn(
         self,

@@ -1,0 +1,65 @@
+"""Tests of the throughput benchmark and the sweep-duration estimate (valint/bench.py)."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+import pytest
+
+from valint import bench
+from valint.config import PPOConfig
+
+TINY = PPOConfig(n_steps=64, batch_size=32, n_epochs=1)
+
+
+def test_flops_per_env_step_of_the_paper_setting() -> None:
+    flops = bench.flops_per_env_step(PPOConfig())
+    assert flops["per_step"] == flops["forward"] + 10 * (flops["forward"] + flops["backward"])
+    assert 44e6 < flops["per_step"] < 46e6
+
+
+def test_run_bench_report_is_json_and_text() -> None:
+    report = bench.run_bench(1, with_sb3=False, config=TINY, device="cpu")
+    json.dumps(report, default=str)
+    runs_threads = [(row["runs"], row["threads"]) for row in report["results"]]
+    assert runs_threads[:2] == [(1, 1), (bench.TEN_RUNS, 1)]
+    if report["cores"] > 1:
+        assert runs_threads[2] == (bench.TEN_RUNS, report["cores"])
+    for row in report["results"]:
+        assert row["env_steps_per_s"] > 0
+        assert row["training_gflops"] == pytest.approx(row["env_steps_per_s"] * report["flops_per_env_step"] / 1e9)
+        assert 0 < row["fraction_of_peak"] < 1
+    assert report["matmul_peak_gflops_1_thread"] > 0 and report["max_rss_mb"] > 0
+    text = bench.format_report(report)
+    assert "valint, 10 runs" in text and "GFLOP/s" in text
+
+
+def test_main_prints_json_writes_it_and_rejects_bad_arguments(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(bench, "run_bench", functools.partial(bench.run_bench, config=TINY, device="cpu"))
+    out = tmp_path / "generated" / "bench.json"
+    assert bench.main(["--rollouts", "1", "--no-sb3", "--json", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text())["results"][0]["runs"] == printed["results"][0]["runs"] == 1
+    assert bench.main(["--rollouts", "0"]) == 2
+    assert "--rollouts" in capsys.readouterr().err
+
+
+def test_missing_sb3_says_how_to_install_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "sb3_available", lambda: False)
+    report = bench.run_bench(1, config=TINY, device="cpu")
+    assert report["sb3"] is None and report["ratios"] == {}
+    assert "pip install -e '.[bench]'" in bench.format_report(report)
+
+
+def test_estimate_duration_prices_every_batch_of_a_figure() -> None:
+    lines: list[str] = []
+    seconds = bench.estimate_duration("smoke", "fig4", log=lines.append)
+    assert math.isfinite(seconds) and seconds > 0
+    # fig4 = fig1 (3-wall phase 1, phase 2) + the 1-wall phase 1 and its phase 2, and two ISR batches
+    assert sum(line.startswith("PPO") for line in lines) == 4
+    assert sum(line.startswith("ISR") for line in lines) == 2
+    with pytest.raises(ValueError, match="figure"):
+        bench.estimate_duration("smoke", "fig2")

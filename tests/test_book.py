@@ -1,0 +1,323 @@
+"""The book: papermill execution of the chapters, the Jupyter Book build, and how pages look.
+
+The build tests copy the book's sources into a temporary folder and build them there with the
+``smoke`` profile. Once every chapter notebook of ``valint.book.NOTEBOOK_ORDER`` exists, that is
+the whole book, as CI builds it so that a broken chapter never lands; until then it is the
+chapters that exist without the figure experiments (fig2, report, rerun).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from valint import book
+from valint.claims import LEDGER_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+INFRASTRUCTURE_CHAPTERS = ("fig2", "report", "rerun")
+FIGURE_CHAPTERS = tuple(name for name in book.NOTEBOOK_ORDER if name.startswith("fig"))
+FORBIDDEN_IN_PAGES = ("Traceback (most recent call last)", "PapermillExecutionError",
+                      "injected-parameters", "\u2588")
+TQDM_BAR = re.compile(r"\d+%\|")
+
+
+def _missing_chapters() -> list[str]:
+    return [name for name in book.NOTEBOOK_ORDER
+            if not (REPO / "notebooks" / f"{name}.ipynb").exists()]
+
+
+def _copy_sources(destination: Path) -> Path:
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(REPO / name, destination / name)
+    shutil.copytree(REPO / "book", destination / "book",
+                    ignore=shutil.ignore_patterns("generated"))
+    shutil.copytree(REPO / "notebooks", destination / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return destination
+
+
+def _ledger_row(figure: str, claim_id: str, verdict: str) -> dict[str, object]:
+    return {"claim_id": claim_id, "figure": figure, "claim": "a claim of the test",
+            "paper": "p = 0.03", "measured": "p = 0.04", "verdict": verdict,
+            "method": "Student t-test", "n_seeds": 2, "profile": "smoke"}
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    cells = [new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(source) for source in sources]
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+@dataclass(frozen=True)
+class BuiltBook:
+    source: Path
+    html: Path
+    chapters: tuple[str, ...]
+    complete: bool
+
+    def page(self, chapter: str) -> Path:
+        return self.html / "book" / "generated" / f"{chapter}.html"
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
+    source = _copy_sources(tmp_path_factory.mktemp("book") / "source")
+    complete = not _missing_chapters()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VALINT_RESULTS", str(source / "results"))
+        patch.setenv("MPLBACKEND", "Agg")
+        if complete:
+            html = book.build_book(profile="smoke", source_dir=source)
+            chapters = book.NOTEBOOK_ORDER
+        else:
+            patch.setenv("VALINT_BOOK_GENERATED", str(source / "book" / "generated"))
+            rows = [_ledger_row("fig4", "fig4_isr_beats_frozen", "holds"),
+                    _ledger_row("fig4", "fig4_isr_equals_oracle", "inconclusive")]
+            book.save_claims(pd.DataFrame(rows), "fig4")
+            html = book.build_book(profile="smoke", source_dir=source,
+                                   notebooks=INFRASTRUCTURE_CHAPTERS)
+            chapters = INFRASTRUCTURE_CHAPTERS
+    return BuiltBook(source=source, html=html, chapters=tuple(chapters), complete=complete)
+
+
+def _pages(built: BuiltBook) -> list[Path]:
+    return sorted(built.html.rglob("*.html"))
+
+
+class _ImageSources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.sources += [value for name, value in attrs if name == "src" and value]
+
+
+def _screenshot(page: Path, png: Path) -> None:
+    command = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={png.parent / 'chromium-profile'}",
+        f"--screenshot={png}", "--window-size=1280,2000", page.as_uri(),
+    ]
+    subprocess.run(command, capture_output=True, timeout=180, check=False)
+
+
+def test_check_profile_names_the_option_and_the_allowed_values() -> None:
+    with pytest.raises(ValueError, match=r"--profile must be one of paper, quick, smoke"):
+        book.check_profile("full")
+    assert book.check_profile("smoke") == "smoke"
+
+
+def test_build_book_rejects_an_unknown_profile_before_any_work(tmp_path: Path) -> None:
+    source = tmp_path / "does-not-exist"
+    with pytest.raises(ValueError, match="--profile"):
+        book.build_book(profile="fast", source_dir=source)
+    assert not source.exists()
+
+
+def test_main_reports_an_unknown_profile_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert book.main(["--profile", "fast"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "--profile" in error and "paper, quick, smoke" in error and "'fast'" in error
+
+
+def test_main_rejects_an_unknown_chapter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert book.main(["--only", "fig9"]) == 2
+    assert "fig9" in capsys.readouterr().err
+
+
+def test_build_book_names_a_missing_chapter_notebook(tmp_path: Path) -> None:
+    _notebook(tmp_path / "notebooks" / "fig2.ipynb")
+    with pytest.raises(book.BookBuildError, match=r"notebooks/fig1\.ipynb") as raised:
+        book.build_book(profile="smoke", source_dir=tmp_path)
+    assert "notebooks/fig2.ipynb" not in str(raised.value)
+
+
+def test_saved_claims_load_back_in_chapter_order(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALINT_BOOK_GENERATED", str(tmp_path))
+    book.save_claims(pd.DataFrame([_ledger_row("fig5", "fig5_b", "fails"),
+                                   _ledger_row("fig5", "fig5_a", "holds")]), "fig5")
+    book.save_claims(pd.DataFrame([_ledger_row("fig1", "fig1_a", "holds")]), "fig1")
+    book.save_claims(pd.DataFrame(columns=list(LEDGER_COLUMNS)), "fig2")
+    claims = book.load_claims()
+    assert (tmp_path / "claims" / "fig5.csv").exists()
+    assert list(claims.columns) == list(LEDGER_COLUMNS)
+    assert list(claims["claim_id"]) == ["fig1_a", "fig5_a", "fig5_b"]
+    assert claims.loc[0, "paper"] == "p = 0.03"
+    assert book.verdict_counts(claims) == {"holds": 2, "fails": 1, "inconclusive": 0}
+    assert book.profiles_in(claims) == "smoke"
+
+
+def test_load_claims_without_files_is_an_empty_ledger(tmp_path: Path) -> None:
+    claims = book.load_claims(tmp_path / "nothing-here")
+    assert claims.empty and list(claims.columns) == list(LEDGER_COLUMNS)
+    assert book.verdict_counts(claims) == {"holds": 0, "fails": 0, "inconclusive": 0}
+
+
+def test_save_claims_rejects_a_table_without_the_ledger_columns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALINT_BOOK_GENERATED", str(tmp_path))
+    with pytest.raises(ValueError, match="verdict"):
+        book.save_claims(pd.DataFrame({"claim_id": ["x"]}), "fig1")
+
+
+def test_verdict_counts_rejects_an_unknown_verdict() -> None:
+    claims = pd.DataFrame([_ledger_row("fig1", "fig1_a", "maybe")])
+    with pytest.raises(ValueError, match="maybe"):
+        book.verdict_counts(claims)
+
+
+def test_bench_summary_says_when_the_benchmark_was_not_run(tmp_path: Path) -> None:
+    note = book.bench_summary(tmp_path / "bench.json")
+    assert "was not run" in note.data
+    (tmp_path / "bench.json").write_text('{"env_steps_per_s": 1234.5, "device": "cpu"}')
+    table = book.bench_summary(tmp_path / "bench.json").data
+    assert dict(zip(table["quantity"], table["value"])) == {"env_steps_per_s": "1234.5",
+                                                           "device": "cpu"}
+
+
+@pytest.mark.slow
+def test_a_failing_chapter_stops_the_build_with_its_name(tmp_path: Path) -> None:
+    _notebook(tmp_path / "notebooks" / "broken.ipynb",
+              'raise ValueError("deliberately broken chapter")')
+    with pytest.raises(book.BookBuildError) as raised:
+        book.build_book(profile="smoke", source_dir=tmp_path, notebooks=["broken"])
+    message = str(raised.value)
+    assert "broken" in message and "ValueError" in message
+    assert "deliberately broken chapter" in message
+    assert (tmp_path / "book" / "generated" / "failed" / "broken.ipynb").exists()
+    assert not (tmp_path / "book" / "generated" / "broken.ipynb").exists()
+    assert not (tmp_path / "_build").exists()
+
+
+@pytest.mark.slow
+def test_keep_going_runs_every_chapter_in_this_environment_then_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VALINT_RESULTS", raising=False)
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    _notebook(tmp_path / "notebooks" / "broken.ipynb", 'raise ValueError("first chapter")')
+    _notebook(
+        tmp_path / "notebooks" / "probe.ipynb",
+        "import os, sys\nfrom pathlib import Path",
+        f"assert Path(sys.prefix).resolve() == Path({sys.prefix!r}).resolve(), sys.prefix",
+        'assert os.environ["TQDM_DISABLE"] == "1" and os.environ["VALINT_PROGRESS"] == "0"',
+        f'assert os.environ["VALINT_RESULTS"] == {str(tmp_path / "results")!r}',
+        f"assert Path.cwd().resolve() == Path({str(tmp_path)!r}).resolve()",
+        'assert profile == "quick", profile',
+    )
+    with pytest.raises(book.BookBuildError) as raised:
+        book.build_book(profile="quick", source_dir=tmp_path, notebooks=["broken", "probe"],
+                        keep_going=True)
+    message = str(raised.value)
+    assert "1 chapter(s) failed" in message and "broken" in message
+    assert "probe" not in message
+    times = pd.read_csv(tmp_path / "book" / "generated" / "build_times.csv")
+    assert list(times["notebook"]) == ["probe"] and list(times["profile"]) == ["quick"]
+    assert os.environ["TQDM_DISABLE"] == "0" and "VALINT_BOOK_SOURCE" not in os.environ
+
+
+@pytest.mark.slow
+def test_whole_smoke_book_has_a_page_per_figure(built_book: BuiltBook) -> None:
+    missing = _missing_chapters()
+    if missing:
+        pytest.skip("chapter notebooks not written yet: " + ", ".join(missing))
+    for chapter in book.NOTEBOOK_ORDER:
+        assert built_book.page(chapter).exists(), chapter
+    assert (built_book.html / "book" / "references.html").exists()
+
+
+@pytest.mark.slow
+def test_book_has_the_intro_and_every_executed_chapter(built_book: BuiltBook) -> None:
+    assert 'url=book/intro.html' in (built_book.html / "index.html").read_text()
+    assert (built_book.html / "book" / "intro.html").exists()
+    for chapter in built_book.chapters:
+        assert built_book.page(chapter).exists(), chapter
+    times = book.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
+    assert list(times["notebook"]) == list(built_book.chapters)
+    assert set(times["profile"]) == {"smoke"} and (times["wall_time_s"] > 0).all()
+
+
+@pytest.mark.slow
+def test_report_page_has_the_claims_table(built_book: BuiltBook) -> None:
+    html = built_book.page("report").read_text()
+    assert "<table" in html and "Verdict" in html and "What the paper says" in html
+    claims = book.load_claims(built_book.source / "book" / "generated" / "claims")
+    assert len(claims) > 0
+    for claim_id in claims["claim_id"]:
+        assert claim_id in html
+
+
+@pytest.mark.slow
+def test_pages_show_no_tracebacks_progress_bars_or_injected_parameters(
+        built_book: BuiltBook) -> None:
+    for page in _pages(built_book):
+        html = page.read_text()
+        for text in FORBIDDEN_IN_PAGES:
+            assert text not in html, f"{text!r} in {page}"
+        assert not TQDM_BAR.search(html), f"a progress bar in {page}"
+
+
+@pytest.mark.slow
+def test_parameters_cell_is_collapsed_and_injected_cell_removed(built_book: BuiltBook) -> None:
+    for chapter in built_book.chapters:
+        executed = nbformat.read(built_book.source / "book" / "generated" / f"{chapter}.ipynb",
+                                 as_version=4)
+        tags = [cell.metadata.get("tags", []) for cell in executed.cells]
+        assert ["injected-parameters", "remove-cell"] in tags, chapter
+        assert ["parameters", "hide-input"] in tags, chapter
+        html = built_book.page(chapter).read_text()
+        assert "tag_parameters" in html and "tag_hide-input" in html, chapter
+        assert "# Parameters" not in html, chapter
+
+
+@pytest.mark.slow
+def test_every_image_in_the_book_resolves(built_book: BuiltBook) -> None:
+    for page in _pages(built_book):
+        parser = _ImageSources()
+        parser.feed(page.read_text())
+        for source in parser.sources:
+            if source.startswith(("data:", "http://", "https://")):
+                continue
+            target = (page.parent / source.split("#")[0].split("?")[0]).resolve()
+            assert target.is_file(), f"{page.name}: broken image {source}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+@pytest.mark.parametrize("page", ["book/intro", "book/generated/fig5", "book/generated/report"])
+def test_page_screenshot_is_not_blank(built_book: BuiltBook, page: str, tmp_path: Path) -> None:
+    path = built_book.html / f"{page}.html"
+    if not path.exists():
+        pytest.skip(f"{page} was not built (its chapter notebook is not written yet)")
+    png = tmp_path / "page.png"
+    _screenshot(path, png)
+    assert png.exists(), f"chromium wrote no screenshot of {page}"
+    from PIL import Image
+
+    with Image.open(png) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.shape[:2] == (2000, 1280)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50, f"{page} is nearly one colour"
+    assert (pixels < 200).any(axis=2).mean() > 0.01, f"{page} is nearly empty"

@@ -1,0 +1,542 @@
+"""Training throughput: ``python -m valint bench`` (PAPER.md §4, §10).
+
+The paper's learner is PPO with Stable-Baselines3 defaults on the 7x7 world of PAPER.md §3;
+the authors' Stable-Baselines3 + MiniGrid pipeline trains at about 400 environment steps per
+second on one CPU core (PAPER.md §10), which made their figures take hours. This module
+measures, side by side in one process (other programs on the machine slow every measurement
+alike):
+
+- the machine's float32 matrix-multiply peak (``torch.mm`` of 1024 x 1024 matrices), on one
+  thread and on all cores;
+- this project's batched trainer (``valint.ppo.BatchedPPO``) on the paper's setting (3 random
+  walls, the caregiver present, ``PPOConfig()`` defaults), for one run and for ten runs
+  trained together, on one torch thread (per core), and ten runs on all cores;
+- the same setting in Stable-Baselines3 PPO + the MiniGrid environment, when the ``bench``
+  extra is installed (``pip install -e '.[bench]'``);
+- the training arithmetic those step rates amount to, against the peak.
+
+Training arithmetic is counted analytically from the layer shapes
+(``valint.ppo.policy_flops``): a layer with a ``(fan_in, fan_out)`` matrix applied at ``P``
+places (output pixels of a convolution, 1 for a dense layer) costs ``2 P fan_in fan_out`` FLOPs
+forward and twice that backward (the first convolution needs no input gradient: once). One
+environment step costs one forward pass while acting plus ``n_epochs`` forward and backward
+passes in the update::
+
+    flops_per_step = F + n_epochs * (F + B)
+
+with ``F`` = 1.46 MFLOP and ``B`` = 2.89 MFLOP for PAPER.md §4's network, i.e. about 45 MFLOP
+with 10 epochs. Bias additions, activations, the optimizer and the environment are not counted.
+
+:func:`estimate_duration` turns a short measurement into the expected wall time of a figure's
+sweep, so that a ``paper``-profile run can say how long it will take before it starts.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from valint.config import FIGURES, PPOConfig, Profile, check_choice, check_int, get_profile
+
+BENCH_SEED = 0
+"""First seed of the benchmark runs."""
+TEN_RUNS = 10
+"""The batch of the paper's sweeps: ten seeds per condition (PAPER.md §6)."""
+PEAK_SIZE = 1024
+"""Side of the square matrices whose product measures the peak."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------------
+
+
+def matmul_peak(threads: int, *, seconds: float = 1.0, size: int = PEAK_SIZE) -> float:
+    """Best float32 ``torch.mm`` rate, in GFLOP/s, of ``size``-square matrices on ``threads``.
+
+    The best of five spells of ``seconds / 5``: a spell slowed by another program does not
+    count.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        a = torch.randn(size, size, generator=gen)
+        b = torch.randn(size, size, generator=gen)
+        out = torch.empty(size, size)
+        torch.mm(a, b, out=out)
+        best = 0.0
+        for _ in range(5):
+            count, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds / 5:
+                torch.mm(a, b, out=out)
+                count += 1
+            best = max(best, 2.0 * size**3 * count / elapsed / 1e9)
+        return best
+    finally:
+        torch.set_num_threads(previous)
+
+
+def flops_per_env_step(config: PPOConfig) -> dict[str, float]:
+    """Training arithmetic per environment step of PAPER.md §4's network (module docstring)."""
+    from valint.envs import N_ACTIONS, OBS_SHAPE
+    from valint.ppo import policy_flops
+
+    flops = policy_flops(OBS_SHAPE, N_ACTIONS)
+    total = flops["forward"] + config.n_epochs * (flops["forward"] + flops["backward"])
+    return {"forward": float(flops["forward"]), "backward": float(flops["backward"]), "per_step": float(total)}
+
+
+def time_valint(
+    n_runs: int, n_rollouts: int, *, device: str | None = None, config: PPOConfig | None = None
+) -> float:
+    """Wall seconds of ``n_rollouts`` PPO rollouts + updates of ``n_runs`` stacked runs in the
+    paper's setting (3 random walls, caregiver present, ``PPOConfig()`` unless given)."""
+    from valint.envs import N_ACTIONS, OBS_SHAPE
+    from valint.experiments import LearnerEnv, make_world
+    from valint.ppo import BatchedPPO
+
+    seeds = list(range(BENCH_SEED, BENCH_SEED + n_runs))
+    agent = BatchedPPO(seeds, OBS_SHAPE, N_ACTIONS, config or PPOConfig(), device=device)
+    env = LearnerEnv(
+        make_world("grid", ["random-3"] * n_runs, seeds), conditions=["oracle"] * n_runs, phase=1
+    )
+    start = time.perf_counter()
+    agent.learn(env, n_rollouts)
+    return time.perf_counter() - start
+
+
+def sb3_available() -> bool:
+    """Whether Stable-Baselines3 (the ``bench`` extra) is installed."""
+    return importlib.util.find_spec("stable_baselines3") is not None
+
+
+def make_sb3_model(seed: int = BENCH_SEED) -> Any:
+    """Stable-Baselines3 PPO on the MiniGrid world with its caregiver, as the authors ran it.
+
+    One ``valint.envs.SocialGridEnv`` (3 random walls) wrapped in ``valint.social.Caregiver``,
+    ``ActorCriticCnnPolicy`` with PAPER.md §4's body as its features extractor (Conv 4->16->32->64
+    2x2 ReLU, Linear 2304->128 ReLU), actor and critic heads of [64, 64] Tanh, learning rate 1e-4,
+    2,048 steps per rollout, minibatches of 64, 10 epochs, everything else SB3's defaults.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from torch import nn
+
+    from valint.envs import SocialGridEnv
+    from valint.social import Caregiver
+
+    class PaperCnn(BaseFeaturesExtractor):
+        """PAPER.md §4's convolutional body on SB3's channels-first image batches."""
+
+        def __init__(self, observation_space: Any, features_dim: int = 128) -> None:
+            super().__init__(observation_space, features_dim)
+            channels = observation_space.shape[0]
+            self.cnn = nn.Sequential(
+                nn.Conv2d(channels, 16, 2), nn.ReLU(),
+                nn.Conv2d(16, 32, 2), nn.ReLU(),
+                nn.Conv2d(32, 64, 2), nn.ReLU(),
+                nn.Flatten(),
+            )
+            with torch.no_grad():
+                n_flat = self.cnn(torch.zeros(1, *observation_space.shape)).shape[1]
+            self.linear = nn.Sequential(nn.Linear(n_flat, features_dim), nn.ReLU())
+
+        def forward(self, observations: torch.Tensor) -> torch.Tensor:
+            return self.linear(self.cnn(observations))
+
+    env = Caregiver(SocialGridEnv("random-3"), present=True)
+    return PPO(
+        ActorCriticCnnPolicy,
+        env,
+        learning_rate=1e-4,
+        n_steps=2048,
+        batch_size=64,
+        n_epochs=10,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        policy_kwargs={
+            "features_extractor_class": PaperCnn,
+            "features_extractor_kwargs": {"features_dim": 128},
+            "net_arch": {"pi": [64, 64], "vf": [64, 64]},
+            "activation_fn": nn.Tanh,
+        },
+    )
+
+
+def time_sb3(n_rollouts: int) -> float:
+    """Wall seconds of ``n_rollouts`` rollouts + updates of :func:`make_sb3_model`."""
+    model = make_sb3_model()
+    start = time.perf_counter()
+    model.learn(total_timesteps=n_rollouts * model.n_steps)
+    return time.perf_counter() - start
+
+
+def max_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (``getrusage`` max RSS)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024.0 if sys.platform != "darwin" else kib / 2**20
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark
+# ---------------------------------------------------------------------------------------------
+
+
+def run_bench(
+    n_rollouts: int = 2,
+    *,
+    threads: int = 1,
+    repeats: int = 1,
+    device: str | None = None,
+    with_sb3: bool = True,
+    config: PPOConfig | None = None,
+) -> dict[str, Any]:
+    """Measure everything of the module docstring; the best of ``repeats`` interleaved rounds.
+
+    Args:
+        n_rollouts: PPO rollouts of 2,048 steps per run in each measurement.
+        threads: torch threads for the training measurements (per-core figures divide by it).
+        repeats: rounds; each round measures every item once, so that a slow spell caused by
+            another program hits all of them.
+        device: where valint trains (``valint.nets.select_device``); Stable-Baselines3 always
+            runs on the CPU, as the authors ran it.
+        with_sb3: measure Stable-Baselines3 when it is installed.
+        config: the PPO settings of valint's runs (PAPER.md §4's ``PPOConfig()`` by default;
+            Stable-Baselines3 always runs the paper's).
+
+    Returns:
+        A JSON-able dict (``main`` prints it with ``--json``).
+    """
+    from valint.nets import select_device
+    from valint.provenance import package_version, provenance
+
+    dev = select_device(device)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    config = config or PPOConfig()
+    flops = flops_per_env_step(config)
+    steps_per_run = n_rollouts * config.n_steps
+    sb3 = with_sb3 and sb3_available()
+    all_cores = dev.type == "cpu" and cores > threads
+    best: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    previous = torch.get_num_threads()
+    try:
+        for _ in range(repeats):
+            best["peak_1"] = max(best.get("peak_1", 0.0), matmul_peak(1))
+            best["peak_all"] = max(best.get("peak_all", 0.0), matmul_peak(cores))
+            torch.set_num_threads(threads)
+            for n_runs in (1, TEN_RUNS):
+                seconds = time_valint(n_runs, n_rollouts, device=str(dev), config=config)
+                key = f"valint_{n_runs}"
+                best[key] = max(best.get(key, 0.0), n_runs * steps_per_run / seconds)
+                rss[key] = max_rss_mb()
+            if sb3:
+                sb3_steps = n_rollouts * PPOConfig().n_steps
+                best["sb3_1"] = max(best.get("sb3_1", 0.0), sb3_steps / time_sb3(n_rollouts))
+                rss["sb3_1"] = max_rss_mb()
+            if all_cores:
+                torch.set_num_threads(cores)
+                seconds = time_valint(TEN_RUNS, n_rollouts, device=str(dev), config=config)
+                best["valint_all"] = max(best.get("valint_all", 0.0), TEN_RUNS * steps_per_run / seconds)
+                rss["valint_all"] = max_rss_mb()
+    finally:
+        torch.set_num_threads(previous)
+
+    def entry(key: str, n_runs: int, pipeline: str, n_threads: int) -> dict[str, Any]:
+        sps = best[key]
+        gflops = sps * flops["per_step"] / 1e9
+        per_core = n_threads if dev.type == "cpu" or pipeline != "valint" else None
+        return {
+            "pipeline": pipeline,
+            "runs": n_runs,
+            "threads": n_threads,
+            "env_steps_per_s": sps,
+            "env_steps_per_s_per_core": None if per_core is None else sps / per_core,
+            "training_gflops": gflops,
+            "fraction_of_peak": None if per_core is None else gflops / per_core / best["peak_1"],
+            "max_rss_mb_after": rss[key],
+        }
+
+    results = [
+        entry("valint_1", 1, "valint", threads),
+        entry(f"valint_{TEN_RUNS}", TEN_RUNS, "valint", threads),
+    ]
+    if all_cores:
+        results.append(entry("valint_all", TEN_RUNS, "valint", cores))
+    ratios: dict[str, float | None] = {}
+    if sb3:
+        results.append(entry("sb3_1", 1, "stable-baselines3 + minigrid", threads))
+        for n_runs in (1, TEN_RUNS):
+            ratios[f"valint_{n_runs}_runs_vs_sb3_per_core"] = best[f"valint_{n_runs}"] / best["sb3_1"]
+    return {
+        "setting": "PAPER.md §4: 7x7 world, 3 random walls, caregiver present, PPOConfig() defaults",
+        "rollouts_per_run": n_rollouts,
+        "steps_per_rollout": config.n_steps,
+        "epochs": config.n_epochs,
+        "env_steps_per_run": steps_per_run,
+        "repeats": repeats,
+        "threads": threads,
+        "cores": cores,
+        "device": str(dev),
+        "flops_per_env_step": flops["per_step"],
+        "flops_forward_per_sample": flops["forward"],
+        "flops_backward_per_sample": flops["backward"],
+        "matmul_peak_gflops_1_thread": best["peak_1"],
+        "matmul_peak_gflops_all_cores": best["peak_all"],
+        "results": results,
+        "ratios": ratios,
+        "sb3": package_version("stable-baselines3") if sb3 else None,
+        "max_rss_mb": max_rss_mb(),
+        "provenance": provenance(profile="bench"),
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The bench results as a few lines of text."""
+    per_step = report["flops_per_env_step"] / 1e6
+    lines = [
+        f"valint bench: {report['setting']}",
+        f"  {report['rollouts_per_run']} rollout(s) of {report['steps_per_rollout']:,} steps per run, "
+        f"best of {report['repeats']} round(s); "
+        f"device {report['device']}, {report['threads']} torch thread(s), {report['cores']} core(s)",
+        f"  matmul peak (torch.mm float32, {PEAK_SIZE}^3): {report['matmul_peak_gflops_1_thread']:.1f} GFLOP/s "
+        f"on 1 thread, {report['matmul_peak_gflops_all_cores']:.1f} GFLOP/s on {report['cores']} core(s)",
+        f"  training arithmetic: {per_step:.1f} MFLOP per env step "
+        f"(forward {report['flops_forward_per_sample'] / 1e6:.2f} + {report['epochs']} x (forward + backward "
+        f"{report['flops_backward_per_sample'] / 1e6:.2f}) MFLOP)",
+        "",
+        f"  {'pipeline':<34}{'env steps/s':>12}{'per core':>10}{'GFLOP/s':>9}{'of peak':>9}{'max RSS':>10}",
+    ]
+    for row in report["results"]:
+        name = f"{row['pipeline']}, {row['runs']} run{'s' if row['runs'] > 1 else ''}"
+        if row["threads"] != report["threads"]:
+            name += f", {row['threads']} threads"
+        per_core = row["env_steps_per_s_per_core"]
+        share = row["fraction_of_peak"]
+        lines.append(
+            f"  {name:<34}{row['env_steps_per_s']:>12,.0f}"
+            f"{'n/a' if per_core is None else f'{per_core:,.0f}':>10}"
+            f"{row['training_gflops']:>9.1f}"
+            f"{'n/a' if share is None else f'{share:.0%}':>9}"
+            f"{row['max_rss_mb_after']:>7.0f} MB"
+        )
+    lines.append("")
+    if report["sb3"] is None:
+        lines.append(
+            "  Stable-Baselines3 is not installed, so there is no comparison: the 'bench' extra is "
+            "missing; install it with  pip install -e '.[bench]'"
+        )
+    else:
+        ratios = report["ratios"]
+        lines.append(
+            f"  valint / Stable-Baselines3 {report['sb3']} per core: "
+            f"{ratios['valint_1_runs_vs_sb3_per_core']:.1f}x (1 run), "
+            f"{ratios[f'valint_{TEN_RUNS}_runs_vs_sb3_per_core']:.1f}x ({TEN_RUNS} runs)"
+        )
+    lines.append(f"  peak memory of this process (max RSS): {report['max_rss_mb']:.0f} MB")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# How long a figure will take
+# ---------------------------------------------------------------------------------------------
+
+
+def _figure_workload(profile: Profile, figure: str, n_seeds: int) -> tuple[list[tuple], list[tuple]]:
+    """The PPO and ISR batches a figure trains when nothing is stored yet (PAPER.md §6).
+
+    Returns:
+        ``ppo``: (world, layout, runs, rollouts) per batch; ``isr``: (ISRConfig, transitions
+        per ISR) per batch, as ``valint.experiments`` schedules them.
+    """
+    n = n_seeds
+    p1 = profile.phase1_rollouts
+    p1_steps = profile.phase1_steps
+    three = [("grid", "random-3", n, p1)]
+    one = [("grid", "random-1", n, p1)]
+    if figure == "fig1":
+        return three + [("grid", "random-3", 3 * n, profile.phase2_rollouts)], [(profile.isr, [p1_steps] * n)]
+    if figure == "fig3":
+        sizes = [size for size in profile.fig3b_sizes for _ in range(n)]
+        return three, [(profile.isr_fig3a, [p1_steps] * n), (profile.isr_fig3b, sizes)]
+    if figure == "fig4":
+        ppo, isr = _figure_workload(profile, "fig1", n)
+        return ppo + one + [("grid", "random-5", 3 * n, profile.phase2_rollouts)], isr + [(profile.isr, [p1_steps] * n)]
+    if figure == "fig5":
+        return one + [("grid", "x", 11 * n, profile.fig5_phase2_rollouts)], [(profile.isr, [p1_steps] * n)]
+    if figure == "fig6":
+        return one + [("grid", "x", n, profile.fig5_phase2_rollouts)], [(profile.isr_fig6, [p1_steps] * n)]
+    p7 = profile.fig7_phase1_rollouts
+    return (
+        [("prosocial", "prosocial", n, p7), ("prosocial", "prosocial", 3 * n, profile.fig7_phase2_rollouts)],
+        [(profile.isr_fig7, [p7 * profile.ppo.n_steps] * n)],
+    )
+
+
+def _isr_steps(config: Any, n_transitions: int) -> int:
+    """Gradient steps of one ISR on ``n_transitions`` phase-1 transitions (``train_isr``)."""
+    n_train = n_transitions - int(round(n_transitions * config.test_fraction))
+    draws = config.epochs * n_train
+    if config.max_draws is not None:
+        draws = min(draws, config.max_draws)
+    return draws // config.batch_size
+
+
+def _probe_ppo(world: str, layout: str, n_runs: int, config: PPOConfig, device: str | None) -> tuple[float, float]:
+    """Seconds per acting step and per minibatch update of ``n_runs`` stacked runs."""
+    from valint.experiments import LearnerEnv, make_world, world_shape
+    from valint.ppo import BatchedPPO
+
+    obs_shape, n_actions = world_shape(world)
+    probe = replace(config, n_steps=4 * config.batch_size, n_epochs=1)
+    seeds = list(range(n_runs))
+    agent = BatchedPPO(seeds, obs_shape, n_actions, probe, device=device)
+    env = LearnerEnv(make_world(world, [layout] * n_runs, seeds), conditions=["oracle"] * n_runs, phase=1)
+    agent.update(agent.collect_rollout(env))
+    start = time.perf_counter()
+    rollout = agent.collect_rollout(env)
+    acting = (time.perf_counter() - start) / probe.n_steps
+    start = time.perf_counter()
+    agent.update(rollout)
+    return acting, (time.perf_counter() - start) / 4
+
+
+def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
+    """Seconds per ISR gradient step of ``n_runs`` stacked ISRs."""
+    import numpy as np
+
+    from valint.isr import Transitions, train_isr
+
+    rng = np.random.default_rng(0)
+    n_steps = 200
+    size = 2 * n_steps * config.batch_size
+    data = [
+        Transitions(
+            rng.integers(0, 11, (size, 9, 9, 4)).astype(np.uint8),
+            rng.integers(0, 3, size),
+            np.where(rng.random(size) < 0.1, 0.4, 0.0).astype(np.float32),
+        )
+        for _ in range(n_runs)
+    ]
+    probe = replace(config, epochs=1, max_draws=n_steps * config.batch_size, eval_every=10**9, test_fraction=0.0)
+    train_isr(data, list(range(n_runs)), replace(probe, max_draws=10 * config.batch_size), device=device)
+    start = time.perf_counter()
+    train_isr(data, list(range(n_runs)), probe, device=device)
+    return (time.perf_counter() - start) / n_steps
+
+
+def estimate_duration(
+    profile: str | Profile,
+    figure: str,
+    *,
+    n_seeds: int | None = None,
+    device: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> float:
+    """Expected wall seconds of a figure's sweep on this machine, before it starts.
+
+    Counts the PPO run-rollouts and ISR gradient steps the figure needs (PAPER.md §6, as
+    ``valint.experiments`` schedules them, assuming nothing is in the results store yet), and
+    prices them with a short measurement (a few seconds) of this machine's acting step,
+    minibatch update and ISR step at the batch sizes of the figure, up to ten runs; larger
+    batches are priced per run. Evaluation episodes and held-out ISR evaluations are not
+    counted, so the estimate is a little low.
+
+    Args:
+        profile: ``paper``, ``quick``, ``smoke`` or a :class:`valint.config.Profile`.
+        figure: fig1, fig3, fig4, fig5, fig6 or fig7.
+        n_seeds: seeds of the sweep (default: the profile's).
+        device: where the sweep will train (``valint.nets.select_device``).
+        log: called with one line per priced batch.
+
+    Returns:
+        Seconds.
+    """
+    prof = get_profile(profile)
+    check_choice("figure", figure, FIGURES)
+    n = prof.n_seeds if n_seeds is None else check_int("n_seeds", n_seeds, minimum=1)
+    ppo_batches, isr_batches = _figure_workload(prof, figure, n)
+    cfg = prof.ppo
+    total = 0.0
+    probes: dict[tuple, Any] = {}
+    for world, layout, n_runs, rollouts in ppo_batches:
+        probe_runs = min(n_runs, TEN_RUNS)
+        key = ("ppo", world, probe_runs)
+        if key not in probes:
+            probes[key] = _probe_ppo(world, "random-3" if world == "grid" else layout, probe_runs, cfg, device)
+        acting, minibatch = probes[key]
+        per_rollout = cfg.n_steps * acting + cfg.n_epochs * cfg.n_minibatches * minibatch
+        seconds = rollouts * per_rollout * n_runs / probe_runs
+        total += seconds
+        if log is not None:
+            log(f"PPO {world} {layout}: {n_runs} runs x {rollouts} rollouts ~ {seconds:,.0f} s")
+    for config, sizes in isr_batches:
+        steps = sorted(_isr_steps(config, size) for size in sizes)
+        seconds, done = 0.0, 0
+        for i, until in enumerate(steps):
+            active = len(steps) - i
+            key = ("isr", config.batch_size, min(active, TEN_RUNS))
+            if key not in probes:
+                probes[key] = _probe_isr(config, min(active, TEN_RUNS), device)
+            seconds += (until - done) * probes[key] * active / min(active, TEN_RUNS)
+            done = until
+        total += seconds
+        if log is not None:
+            log(f"ISR: {len(sizes)} models, up to {steps[-1]:,} steps ~ {seconds:,.0f} s")
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m valint bench``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m valint bench",
+        description="Measure training throughput against the machine's matmul peak and Stable-Baselines3.",
+    )
+    parser.add_argument("--rollouts", type=int, default=2, help="PPO rollouts of 2,048 steps per run (default 2)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; the best counts (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1: per core)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: $VALINT_DEVICE, else a GPU if any)")
+    parser.add_argument("--no-sb3", action="store_true", help="skip the Stable-Baselines3 comparison")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--out", default=None, help="also write the JSON object to this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m valint bench``: measure, print, optionally write JSON."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        check_int("--rollouts", args.rollouts, minimum=1, maximum=1000)
+        check_int("--repeats", args.repeats, minimum=1, maximum=100)
+        check_int("--threads", args.threads, minimum=1, maximum=1024)
+    except ValueError as err:
+        print(f"valint: error: {err}", file=sys.stderr)
+        return 2
+    report = run_bench(
+        args.rollouts, threads=args.threads, repeats=args.repeats, device=args.device, with_sb3=not args.no_sb3
+    )
+    text = json.dumps(report, indent=2, default=str)
+    print(text if args.json else format_report(report))
+    if args.out is not None:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return 0
