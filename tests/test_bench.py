@@ -22,10 +22,7 @@ def test_flops_per_env_step_of_the_paper_setting() -> None:
 def test_run_bench_report_is_json_and_text() -> None:
     report = bench.run_bench(1, with_sb3=False, config=TINY, device="cpu")
     json.dumps(report, default=str)
-    runs_threads = [(row["runs"], row["threads"]) for row in report["results"]]
-    assert runs_threads[:2] == [(1, 1), (bench.TEN_RUNS, 1)]
-    if report["cores"] > 1:
-        assert runs_threads[2] == (bench.TEN_RUNS, report["cores"])
+    assert [(row["runs"], row["threads"]) for row in report["results"]] == [(1, 1), (bench.TEN_RUNS, 1)]
     for row in report["results"]:
         assert row["env_steps_per_s"] > 0
         assert row["training_gflops"] == pytest.approx(row["env_steps_per_s"] * report["flops_per_env_step"] / 1e9)

@@ -85,7 +85,8 @@ def test_sequential_kernel_matches_autograd() -> None:
     torch.testing.assert_close(dx.view(x.shape), x_ref.grad, atol=1e-5, rtol=1e-5)
 
 
-def test_stacked_adam_equals_clip_grad_norm_and_torch_adam_run_by_run() -> None:
+@pytest.mark.parametrize("max_grad_norm", [0.5, None])
+def test_stacked_adam_equals_clip_grad_norm_and_torch_adam_run_by_run(max_grad_norm: float | None) -> None:
     gen = torch.Generator().manual_seed(3)
     shapes = {"a": (5, 4), "b": (1, 4), "c": (3,)}
     n_runs, n_steps = 3, 12
@@ -96,7 +97,7 @@ def test_stacked_adam_equals_clip_grad_norm_and_torch_adam_run_by_run() -> None:
         {k: torch.randn(n_runs, *s, generator=gen) * scales.view(-1, *([1] * len(s))) for k, s in shapes.items()}
         for _ in range(n_steps)
     ]
-    config = AdamConfig(learning_rate=1e-2, eps=1e-5, max_grad_norm=0.5)
+    config = AdamConfig(learning_rate=1e-2, eps=1e-5, max_grad_norm=max_grad_norm)
     stack = ParamStack.from_tensors(init)
     optimizer = StackedAdam(stack, config)
     norms = []
@@ -111,7 +112,10 @@ def test_stacked_adam_equals_clip_grad_norm_and_torch_adam_run_by_run() -> None:
         for t, g in enumerate(grads):
             for p, k in zip(params, shapes):
                 p.grad = g[k][r].clone()
-            total = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            if max_grad_norm is None:
+                total = torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in params]))
+            else:
+                total = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
             torch.testing.assert_close(norms[t][r], total, rtol=1e-5, atol=1e-7)
             adam.step()
         for p, k in zip(params, shapes):

@@ -10,7 +10,9 @@ alike):
   thread and on all cores;
 - this project's batched trainer (``valint.ppo.BatchedPPO``) on the paper's setting (3 random
   walls, the caregiver present, ``PPOConfig()`` defaults), for one run and for ten runs
-  trained together, on one torch thread (per core), and ten runs on all cores;
+  trained together, on one torch thread by default (per-core figures; ``--threads`` changes it:
+  on a machine shared with other busy programs, more threads than free cores can make small
+  operations many times slower while threads wait for each other);
 - the same setting in Stable-Baselines3 PPO + the MiniGrid environment, when the ``bench``
   extra is installed (``pip install -e '.[bench]'``);
 - the training arithmetic those step rates amount to, against the peak.
@@ -229,7 +231,6 @@ def run_bench(
     flops = flops_per_env_step(config)
     steps_per_run = n_rollouts * config.n_steps
     sb3 = with_sb3 and sb3_available()
-    all_cores = dev.type == "cpu" and cores > threads
     best: dict[str, float] = {}
     rss: dict[str, float] = {}
     previous = torch.get_num_threads()
@@ -247,11 +248,6 @@ def run_bench(
                 sb3_steps = n_rollouts * PPOConfig().n_steps
                 best["sb3_1"] = max(best.get("sb3_1", 0.0), sb3_steps / time_sb3(n_rollouts))
                 rss["sb3_1"] = max_rss_mb()
-            if all_cores:
-                torch.set_num_threads(cores)
-                seconds = time_valint(TEN_RUNS, n_rollouts, device=str(dev), config=config)
-                best["valint_all"] = max(best.get("valint_all", 0.0), TEN_RUNS * steps_per_run / seconds)
-                rss["valint_all"] = max_rss_mb()
     finally:
         torch.set_num_threads(previous)
 
@@ -274,8 +270,6 @@ def run_bench(
         entry("valint_1", 1, "valint", threads),
         entry(f"valint_{TEN_RUNS}", TEN_RUNS, "valint", threads),
     ]
-    if all_cores:
-        results.append(entry("valint_all", TEN_RUNS, "valint", cores))
     ratios: dict[str, float | None] = {}
     if sb3:
         results.append(entry("sb3_1", 1, "stable-baselines3 + minigrid", threads))
@@ -322,8 +316,6 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for row in report["results"]:
         name = f"{row['pipeline']}, {row['runs']} run{'s' if row['runs'] > 1 else ''}"
-        if row["threads"] != report["threads"]:
-            name += f", {row['threads']} threads"
         per_core = row["env_steps_per_s_per_core"]
         share = row["fraction_of_peak"]
         lines.append(

@@ -147,7 +147,8 @@ def policy_forward(
 
     The observation is scaled by 1/255, as SB3 does for uint8 image spaces (PAPER.md §4). This
     is the plain, differentiable statement of the network; the trainer runs the same function
-    through :class:`PolicyKernel`. The results are on the parameters' device.
+    through :class:`PolicyKernel`. It computes on the parameters' device and returns its
+    results on the observations' device (so CPU callers get CPU tensors from a GPU learner).
     """
     p = params
     x = obs.to(p["conv1.w"].device).float() / 255.0
@@ -162,7 +163,7 @@ def policy_forward(
     vf = torch.tanh(linear(latent, p["vf1.w"], p["vf1.b"]))
     vf = torch.tanh(linear(vf, p["vf2.w"], p["vf2.b"]))
     values = linear(vf, p["vf_out.w"], p["vf_out.b"]).squeeze(-1)
-    return logits, values
+    return logits.to(obs.device), values.to(obs.device)
 
 
 class PolicyKernel:
