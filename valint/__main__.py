@@ -74,6 +74,15 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"valint: error: {err}", file=sys.stderr)
         return 2
     store = default_store() if args.store is None else ResultsStore(Path(args.store))
+    if args.profile == "paper":
+        from valint.bench import estimate_duration
+
+        seconds = estimate_duration("paper", args.figure, n_seeds=args.seeds)
+        print(
+            f"valint: {args.figure} with the paper profile needs about {seconds / 3600:.1f} h on this "
+            "machine (less for runs already in the store)",
+            file=sys.stderr,
+        )
     result = run_figure(
         args.figure, args.profile, seeds=args.seeds, seed_offset=args.seed_offset, store=store, **params
     )
