@@ -41,7 +41,8 @@ def _environment_pip_requirements() -> list[str]:
 def test_pyproject_pins_every_dependency() -> None:
     project = _pyproject()["project"]
     _pins(project["dependencies"])
-    _pins(project["optional-dependencies"]["test"])
+    for extra in project["optional-dependencies"].values():
+        _pins(extra)
 
 
 def test_environment_yml_pins_match_pyproject() -> None:

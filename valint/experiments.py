@@ -441,44 +441,73 @@ def run_phase2(
         configs.append(phase2_config(run, p1, isrs.get(run.seed, (None,))[0], rollouts, profile))
     results = [store.get(c) for c in configs]
     missing = [i for i, r in enumerate(results) if r is None]
-    if missing:
-        todo = [runs[i] for i in missing]
-        obs_shape, n_actions = world_shape(world)
-        started = time.perf_counter()
-        agent = BatchedPPO([r.seed for r in todo], obs_shape, n_actions, profile.ppo, stream_offset=PHASE2_STREAM)
-        agent.load_run_states([state_of(phase1[r.seed][1], start) for r in todo])
-        isr_params = None
-        if any(r.condition == "isr" for r in todo):
-            template = next(isr_weights(isrs[r.seed][1]) for r in todo if r.condition == "isr")
-            isr_params = stack_isr(
-                [
-                    isr_weights(isrs[r.seed][1]) if r.condition == "isr" else {k: np.zeros_like(v) for k, v in template.items()}
-                    for r in todo
-                ]
-            )
-        env = LearnerEnv(
-            make_world(world, [r.layout for r in todo], [world_seed(r.seed, 2) for r in todo]),
-            conditions=[r.condition for r in todo],
-            phase=2,
-            pay_modes=[r.pay_mode for r in todo],
-            isr_params=isr_params,
+    # Adam's bias correction depends on the step count, which all runs of a batch share; best
+    # checkpoints (Fig. 5) can differ in it, so runs are batched by the step count they resume at.
+    groups: dict[float, list[int]] = {}
+    for i in missing:
+        steps = float(state_of(phase1[runs[i].seed][1], start)["adam_steps"])
+        groups.setdefault(steps, []).append(i)
+    for group in groups.values():
+        payloads, wall = _train_phase2(
+            world, [runs[i] for i in group], phase1, isrs, rollouts, profile, start, progress
         )
-        with _progress_bar(rollouts * profile.ppo.n_steps * len(todo), f"phase 2 ({world})", progress) as bar:
-            agent.learn(env, rollouts, progress=lambda n: bar.update(n * len(todo)))
-        evaluation = evaluate_greedy(agent, todo, profile.eval_episodes) if world == "grid" else pd.DataFrame()
-        wall = time.perf_counter() - started
-        curves = env.log.frame()
-        for r, i in enumerate(missing):
-            payload: dict[str, Any] = {f"final/{k}": v for k, v in agent.run_state(r).items()}
-            payload["curves"] = curves[curves["run"] == r].drop(columns="run").reset_index(drop=True)
-            payload["evaluation"] = (
-                evaluation[evaluation["run"] == r].drop(columns="run").reset_index(drop=True)
-                if not evaluation.empty
-                else pd.DataFrame({"layout": pd.Series(dtype=str), "ood_reward": pd.Series(dtype=float)})
-            )
-            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(todo)))
+        for i, payload in zip(group, payloads):
+            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(group)))
             results[i] = store.get(configs[i])
     return results
+
+
+def _train_phase2(
+    world: str,
+    todo: Sequence[Phase2Run],
+    phase1: dict[int, tuple[dict, dict]],
+    isrs: dict[int, tuple[dict, dict]],
+    rollouts: int,
+    profile: Profile,
+    start: str,
+    progress: bool,
+) -> tuple[list[dict], float]:
+    """Train one batch of phase-2 runs that resume at the same Adam step.
+
+    Returns:
+        One payload per run, and the batch's wall time in seconds.
+    """
+    obs_shape, n_actions = world_shape(world)
+    started = time.perf_counter()
+    agent = BatchedPPO([r.seed for r in todo], obs_shape, n_actions, profile.ppo, stream_offset=PHASE2_STREAM)
+    agent.load_run_states([state_of(phase1[r.seed][1], start) for r in todo])
+    isr_params = None
+    if any(r.condition == "isr" for r in todo):
+        template = next(isr_weights(isrs[r.seed][1]) for r in todo if r.condition == "isr")
+        isr_params = stack_isr(
+            [
+                isr_weights(isrs[r.seed][1]) if r.condition == "isr" else {k: np.zeros_like(v) for k, v in template.items()}
+                for r in todo
+            ]
+        )
+    env = LearnerEnv(
+        make_world(world, [r.layout for r in todo], [world_seed(r.seed, 2) for r in todo]),
+        conditions=[r.condition for r in todo],
+        phase=2,
+        pay_modes=[r.pay_mode for r in todo],
+        isr_params=isr_params,
+    )
+    with _progress_bar(rollouts * profile.ppo.n_steps * len(todo), f"phase 2 ({world})", progress) as bar:
+        agent.learn(env, rollouts, progress=lambda n: bar.update(n * len(todo)))
+    evaluation = evaluate_greedy(agent, todo, profile.eval_episodes) if world == "grid" else pd.DataFrame()
+    wall = time.perf_counter() - started
+    curves = env.log.frame()
+    payloads = []
+    for r in range(len(todo)):
+        payload: dict[str, Any] = {f"final/{k}": v for k, v in agent.run_state(r).items()}
+        payload["curves"] = curves[curves["run"] == r].drop(columns="run").reset_index(drop=True)
+        payload["evaluation"] = (
+            evaluation[evaluation["run"] == r].drop(columns="run").reset_index(drop=True)
+            if not evaluation.empty
+            else pd.DataFrame({"layout": pd.Series(dtype=str), "ood_reward": pd.Series(dtype=float)})
+        )
+        payloads.append(payload)
+    return payloads, wall
 
 
 def evaluate_greedy(agent: BatchedPPO, runs: Sequence[Phase2Run], n_episodes: int) -> pd.DataFrame:

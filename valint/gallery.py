@@ -73,8 +73,8 @@ def example_grids(n: int = 3, *, layout: str = "random-3", seed: int = 0) -> lis
 def ood_maps(*, seed: int = 0) -> dict[str, np.ndarray]:
     """The five fixed out-of-distribution layouts of Fig. 5 (PAPER.md §3, table of maps).
 
-    The walls are the layout's own; goal and agent are drawn at random (one generator seeded
-    with ``seed`` per layout), as in the evaluation episodes.
+    The walls are the layout's own; goal and agent are drawn at random, as in the evaluation
+    episodes, from one generator per layout seeded with ``(seed, position of the layout)``.
 
     Args:
         seed: Seed of the goal and agent draw.
@@ -83,9 +83,9 @@ def ood_maps(*, seed: int = 0) -> dict[str, np.ndarray]:
         RGB image (224, 224, 3) uint8 per layout name, in the order plus, x, U, T, 4 rooms.
     """
     return {
-        name: render_layout(sample_layout(np.random.default_rng(seed), OOD_LAYOUTS[name]),
+        name: render_layout(sample_layout(np.random.default_rng([seed, k]), OOD_LAYOUTS[name]),
                             tile_size=TILE_SIZE)
-        for name in LAYOUT_NAMES
+        for k, name in enumerate(LAYOUT_NAMES)
     }
 
 
@@ -172,11 +172,11 @@ def caregiver_left_gif(result: FigureResult, path: str | os.PathLike[str], *, se
     Both learners come from the same phase-1 agent of ``seed`` and then spent phase 2 under the
     conditions ``isr`` and ``none`` (Figs. 1b and 4a; PAPER.md §5). They play the same world
     (same seed, so the same first layout) greedily, side by side; each frame's caption counts
-    the goals reached so far.
+    the goals reached so far (left: ISR, right: no ISR).
 
     Args:
         result: A ``FigureResult`` of ``fig1`` or ``fig4`` (its ``agents``).
-        path: The GIF to write; its folder must exist.
+        path: The GIF to write; its folder is created if needed.
         seed: The learner's seed, one of ``result.seeds``.
         layout: The layout both learners spent phase 2 in.
         steps: Steps of the episode, 1..20.
@@ -202,9 +202,10 @@ def caregiver_left_gif(result: FigureResult, path: str | os.PathLike[str], *, se
     gap = np.full((height, _SEPARATOR_PIXELS, 3), 255, dtype=np.uint8)
     frames = [np.concatenate([a, gap, b], axis=1) for a, b in zip(with_isr, without)]
     labels = [
-        f"{LABELS['with_isr_model']}: {g} goals | {LABELS['without_isr_model']}: {h} goals"
+        f"{LABELS['isr']}: {g} goals    {LABELS['none']}: {h} goals"
         for g, h in zip(goals_isr, goals_none)
     ]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return save_gif(frames, path, fps=fps, labels=labels)
 
 
