@@ -161,9 +161,16 @@ def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
     return {verdict: int((claims["verdict"] == verdict).sum()) for verdict in VERDICTS}
 
 
+P_VALUE_COLUMNS = ("p_value", "p_holm", "p_welch", "p_student")
+"""Columns shown with three significant digits, so that a small p is never printed as 0.00."""
+
+
 def show_table(frame: pd.DataFrame, *, precision: int = 2):
-    """A table for a page: no index, the theme's table style, floats to ``precision`` digits."""
+    """A table for a page: no index, the theme's table style, floats to ``precision`` digits
+    (p-values to three significant digits)."""
+    p_columns = [c for c in frame.columns if c in P_VALUE_COLUMNS]
     return (frame.style.hide(axis="index").format(precision=precision)
+            .format("{:.3g}", subset=p_columns, na_rep="n/a")
             .set_table_attributes('class="dataframe"'))
 
 

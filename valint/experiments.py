@@ -576,6 +576,25 @@ class FigureResult:
     agents: dict[tuple[int, str, str], dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
     """Final phase-2 learner state per (seed, condition, layout), e.g. to animate an episode."""
 
+    @property
+    def config(self) -> dict[str, Any]:
+        """The figure's full configuration: figure, profile, seeds and parameters."""
+        return {
+            "figure": self.figure,
+            "profile": asdict(self.profile),
+            "seeds": list(self.seeds),
+            "params": self.params,
+        }
+
+    def provenance(self) -> dict[str, Any]:
+        """Package versions, commit, configuration key, profile, wall time and device (issue 6)."""
+        from valint.provenance import provenance
+        from valint.store import config_key
+
+        return provenance(
+            profile=self.profile.name, config_key=config_key(self.config), wall_time_s=self.wall_time_s
+        )
+
 
 FIGURE_PARAMS: dict[str, dict[str, Callable[[Any], Any]]] = {}
 
