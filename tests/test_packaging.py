@@ -1,4 +1,4 @@
-"""Packaging: the pins of environment.yml and pyproject.toml agree, and the README's commands exist."""
+"""Packaging: environment.yml and pyproject.toml pin the same versions; README commands exist."""
 from __future__ import annotations
 
 import re

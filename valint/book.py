@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import json
 import os
 import re
@@ -56,17 +57,6 @@ KERNEL_NAME = "python3"
 KERNEL_ENVIRONMENT: dict[str, str] = {"TQDM_DISABLE": "1", "VALINT_PROGRESS": "0"}
 """Set for every executed chapter: progress bars belong in a terminal, not in a page."""
 
-_CLAIM_HEADERS: dict[str, str] = {
-    "figure": "Figure",
-    "claim_id": "Claim",
-    "claim": "What the paper says",
-    "paper": "Paper",
-    "measured": "Ours",
-    "method": "Method",
-    "n_seeds": "Seeds",
-    "profile": "Profile",
-    "verdict": "Verdict",
-}
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _VERDICT_COLOURS: dict[str, str] = {
     "holds": "background-color: #d9f2d9",
@@ -166,30 +156,44 @@ P_VALUE_COLUMNS = ("p_value", "p_holm", "p_welch", "p_student")
 
 
 def show_table(frame: pd.DataFrame, *, precision: int = 2):
-    """A table for a page: no index, the theme's table style, floats to ``precision`` digits
-    (p-values to three significant digits)."""
+    """A table for a page: no index, the theme's table style, floats to ``precision`` digits;
+
+    p-values are shown to three significant digits; missing values read "–" (a dash), not
+    ``nan``.
+    """
     p_columns = [c for c in frame.columns if c in P_VALUE_COLUMNS]
-    return (frame.style.hide(axis="index").format(precision=precision)
-            .format("{:.3g}", subset=p_columns, na_rep="n/a")
+    return (frame.style.hide(axis="index").format(precision=precision, na_rep="\u2013")
+            .format("{:.3g}", subset=p_columns, na_rep="\u2013")
             .set_table_attributes('class="dataframe"'))
 
 
 def claims_table(claims: pd.DataFrame):
-    """The claims ledger as a styled table for a page: readable headers, verdicts coloured.
+    """The claims ledger as a table for a page, one row per claim, verdicts coloured.
+
+    Columns: the figure; the claim in the paper's words with its ``claim_id`` below; the
+    paper's numbers; ours, with the method below; the run (seeds and profile); the verdict.
 
     Args:
         claims: a claims ledger, as from ``load_claims``.
-
-    Returns:
-        A pandas ``Styler`` without the index.
     """
-    shown = claims.loc[:, list(_CLAIM_HEADERS)].rename(columns=_CLAIM_HEADERS)
-    return show_table(shown).map(
-        lambda verdict: _VERDICT_COLOURS.get(verdict, ""), subset=[_CLAIM_HEADERS["verdict"]])
+    figure, claim, claim_id, paper, measured, method, n_seeds, profile, verdict = (
+        _escaped(claims, column) for column in
+        ("figure", "claim", "claim_id", "paper", "measured", "method", "n_seeds", "profile",
+         "verdict"))
+    shown = pd.DataFrame({
+        "Figure": figure,
+        "Claim": claim + "<br><code>" + claim_id + "</code>",
+        "Paper": paper,
+        "Ours": measured + "<br><em>" + method + "</em>",
+        "Run": n_seeds + " seeds, " + profile,
+        "Verdict": verdict,
+    })
+    return show_table(shown).map(lambda verdict: _VERDICT_COLOURS.get(verdict, ""),
+                                 subset=["Verdict"])
 
 
 def profiles_in(claims: pd.DataFrame) -> str:
-    """The profiles that produced ``claims``, as text for a sentence ("quick", "paper and quick")."""
+    """The profiles that produced ``claims``, as text for a sentence ("paper and quick")."""
     names = sorted(set(claims["profile"].astype(str)))
     if not names:
         return "no profile (no claims were saved)"
@@ -349,9 +353,9 @@ def build_book(
         raise BookBuildError(f"{len(failures)} chapter(s) failed; the book was not built:\n"
                              + "\n".join(failures))
 
-    html = _run_jupyter_book(source, out, generated)
-    print(f"The book is at {html / 'index.html'}")
-    return html
+    html_dir = _run_jupyter_book(source, out, generated)
+    print(f"The book is at {html_dir / 'index.html'}")
+    return html_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,6 +397,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _escaped(claims: pd.DataFrame, column: str) -> pd.Series:
+    """A ledger column as HTML-escaped text, for cells that also carry markup."""
+    return claims[column].astype(str).map(html.escape)
 
 
 def _check_claim_columns(claims: pd.DataFrame, where: str) -> None:
