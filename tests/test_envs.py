@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 
+import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils import seeding
@@ -354,3 +355,20 @@ def test_batch_invariants(layouts: list[str], seed: int, data: st.DataObject) ->
         assert not batch.walls[np.arange(n), x, y].any()
         assert not (batch.agent_pos == batch.goal).all(axis=1).any()
     assert obs.shape == (n, *OBS_SHAPE)
+
+
+@pytest.mark.filterwarnings("ignore:.*alternative render modes")
+@pytest.mark.filterwarnings("ignore:The system font")
+@pytest.mark.parametrize(("env_id", "kwargs"), [
+    ("valint/SocialGrid-v0", {}),
+    ("valint/SocialGridLayout-v0", {"layout": "x"}),
+    ("valint/Prosocial-v0", {}),
+])
+def test_registered_ids_make_checked_worlds_with_a_caregiver(env_id: str, kwargs: dict) -> None:
+    env = gymnasium.make(env_id, render_mode="rgb_array", **kwargs)
+    check_env(env.unwrapped)
+    observation, _ = env.reset(seed=0)
+    assert observation.shape == (9, 9, 4)
+    _, _, _, _, info = env.step(2)
+    assert info["caregiver_present"] is True
+    assert env.render().shape[-1] == 3

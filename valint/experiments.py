@@ -207,7 +207,7 @@ def world_shape(world: str) -> tuple[tuple[int, int, int], int]:
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text: notebooks need no widget library
 
     show = enabled and os.environ.get("VALINT_PROGRESS", "1") != "0"
     return tqdm(total=total, desc=desc, unit="step", unit_scale=True, disable=not show, leave=False)
