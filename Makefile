@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Reinstall when the pins change; the stamp lives inside the (ignored) virtual environment.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -e '.[test,bench]'
 	touch $@
 
 book: $(VENV)/.installed

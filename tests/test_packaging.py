@@ -47,7 +47,8 @@ def test_pyproject_pins_every_dependency() -> None:
 
 def test_environment_yml_pins_match_pyproject() -> None:
     project = _pyproject()["project"]
-    expected = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    expected = _pins(project["dependencies"] + extras["test"] + extras["bench"])
     assert _pins(_environment_pip_requirements()) == expected
 
 
@@ -65,3 +66,4 @@ def test_readme_commands_are_makefile_targets_and_ci_runs_the_tests() -> None:
     for target in ("book", "test"):
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert (REPO / ".ci" / "run").read_text().rstrip().endswith("make test")
+    assert "'.[test,bench]'" in makefile, "make installs the extras the book and tests use"

@@ -299,6 +299,7 @@ def build_book(
     seeds: int | None = None,
     notebooks: Sequence[str] | None = None,
     keep_going: bool = False,
+    bench: bool | None = None,
 ) -> Path:
     """Execute the chapters with papermill and build the HTML book with Jupyter Book 1.
 
@@ -313,6 +314,10 @@ def build_book(
             ``NOTEBOOK_ORDER``. Chapters not executed keep the pages of an earlier build;
             chapters that were never executed are left out of this build's table of contents.
         keep_going: execute the remaining chapters after one fails, then report every failure.
+        bench: run ``python -m valint bench`` first, on the still idle machine, so that the
+            "re-run it yourself" chapter shows this machine's throughput; default: for every
+            profile but ``smoke``. Without the optional extra ``bench`` the Stable-Baselines3
+            side of the comparison is skipped, and the page says so.
 
     Returns:
         The folder of the HTML book (``<out_dir>/_build/html``).
@@ -338,6 +343,9 @@ def build_book(
     shutil.rmtree(generated / "failed", ignore_errors=True)
     if notebooks is None:
         shutil.rmtree(generated / "claims", ignore_errors=True)
+
+    if bench if bench is not None else profile != "smoke":
+        _run_bench(generated / "bench.json")
 
     failures: list[str] = []
     with _kernel_environment(source, generated):
@@ -380,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seeds per condition, overriding the profile's number")
     parser.add_argument("--keep-going", action="store_true",
                         help="execute the remaining chapters after a failure, then report all")
+    parser.add_argument("--bench", action=argparse.BooleanOptionalAction, default=None,
+                        help="measure training throughput first for the 're-run it yourself' "
+                        "chapter (default: yes, except with --profile smoke)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.only or ()) - set(NOTEBOOK_ORDER))
     try:
@@ -389,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"got {', '.join(unknown)}")
         notebooks = None if args.only is None else [n for n in NOTEBOOK_ORDER if n in args.only]
         build_book(profile=args.profile, seeds=args.seeds, notebooks=notebooks,
-                   keep_going=args.keep_going)
+                   keep_going=args.keep_going, bench=args.bench)
     except ValueError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
@@ -397,6 +408,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_bench(path: Path) -> None:
+    """Run the benchmark in a fresh process (its own thread settings) and save its JSON."""
+    import importlib.util
+
+    command = [sys.executable, "-m", "valint", "bench", "--out", str(path)]
+    if importlib.util.find_spec("stable_baselines3") is None:
+        print("The optional extra 'bench' (Stable-Baselines3) is not installed; the benchmark "
+              "skips the side-by-side comparison (pip install -e '.[bench]').", file=sys.stderr)
+        command.append("--no-sb3")
+    path.unlink(missing_ok=True)
+    print("Measuring training throughput (python -m valint bench) ...", flush=True)
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise BookBuildError(f"python -m valint bench failed with exit status {done.returncode}")
 
 
 def _escaped(claims: pd.DataFrame, column: str) -> pd.Series:
