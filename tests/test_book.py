@@ -7,6 +7,7 @@ chapters that exist without the figure experiments (fig2, report, rerun).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -192,10 +193,26 @@ def test_verdict_counts_rejects_an_unknown_verdict() -> None:
 def test_bench_summary_says_when_the_benchmark_was_not_run(tmp_path: Path) -> None:
     note = book.bench_summary(tmp_path / "bench.json")
     assert "was not run" in note.data
-    (tmp_path / "bench.json").write_text('{"env_steps_per_s": 1234.5, "device": "cpu"}')
-    table = book.bench_summary(tmp_path / "bench.json").data
-    assert dict(zip(table["quantity"], table["value"])) == {"env_steps_per_s": "1234.5",
-                                                           "device": "cpu"}
+    assert book.bench_table(tmp_path / "bench.json") is None
+
+
+def test_bench_summary_shows_one_row_per_pipeline_with_the_ratio(tmp_path: Path) -> None:
+    def result(pipeline: str, runs: int, per_core: float) -> dict:
+        return {"pipeline": pipeline, "runs": runs, "threads": 1, "env_steps_per_s": per_core,
+                "env_steps_per_s_per_core": per_core, "training_gflops": per_core * 0.045,
+                "fraction_of_peak": per_core * 0.045 / 160, "max_rss_mb_after": 400.0}
+
+    bench = {"device": "cpu", "cores": 2, "rollouts_per_run": 2, "steps_per_rollout": 2048,
+             "epochs": 10, "flops_per_env_step": 45.0e6, "matmul_peak_gflops_1_thread": 160.0,
+             "matmul_peak_gflops_all_cores": 300.0, "max_rss_mb": 484.0,
+             "results": [result("valint", 1, 1000.0), result("valint", 10, 1200.0),
+                         result("stable-baselines3 + minigrid", 1, 400.0)],
+             "provenance": {"timestamp_utc": "2026-11-22T06:45:01+00:00"}}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    table = book.bench_table(tmp_path / "bench.json")
+    assert table["vs_sb3"].tolist() == pytest.approx([2.5, 3.0, 1.0])
+    page = book.bench_summary(tmp_path / "bench.json").data
+    assert "45.0 MFLOP" in page and "2026-11-22T06:45:01" in page and "× Stable-Baselines3" in page
 
 
 @pytest.mark.slow

@@ -30,21 +30,24 @@ def make_curves(
     levels: dict[str, float | list[float]],
     *,
     phase1: float = 2.0,
+    phase1_start: float | None = None,
     n_seeds: int = 10,
     episodes: int = 50,
     noise: float = 0.1,
     value: str = "goals_per_episode",
     rng_seed: int = 0,
 ) -> pd.DataFrame:
-    """A ``curves`` table: flat phase-1 level, then a flat phase-2 level per condition (one
-    for all seeds, or a list with one level per seed)."""
+    """A ``curves`` table: flat phase-1 level (or a straight rise from ``phase1_start``), then
+    a flat phase-2 level per condition (one for all seeds, or a list with one level per seed)."""
+    start = phase1 if phase1_start is None else phase1_start
     rng = np.random.default_rng(rng_seed)
     rows = []
     for seed in range(n_seeds):
         offset = rng.normal(0, 0.05)
         for episode in range(1, episodes + 1):
             rows.append({"seed": seed, "condition": "oracle", "phase": 1, "episode": episode,
-                         value: phase1 + offset + rng.normal(0, noise)})
+                         value: start + (phase1 - start) * episode / episodes + offset
+                         + rng.normal(0, noise)})
         for condition, level in levels.items():
             if isinstance(level, list):
                 level = level[seed]
@@ -137,15 +140,29 @@ def test_claims_fig4_curves_hold_fail_inconclusive():
 def test_claims_fig7_uses_partner_goals():
     value = "partner_goals_per_episode"
     held = claims.claims_fig7({"curves": make_curves({"isr": 2.0, "none": 0.1, "oracle": 2.0},
-                                                     value=value)}, profile="quick")
+                                                     phase1_start=0.1, value=value)},
+                              profile="quick")
     check_ledger(held, "quick")
     assert verdicts(held) == {"fig7_isr_helping_continues": "holds",
                               "fig7_none_helping_decays": "holds"}
     assert value in held["measured"].iloc[0]
-    failed = claims.claims_fig7({"curves": make_curves({"isr": 0.5, "none": 2.0}, value=value)},
+    assert "phase 1 taught it" in held["measured"].iloc[0]
+    failed = claims.claims_fig7({"curves": make_curves({"isr": 0.5, "none": 2.0},
+                                                       phase1_start=0.1, value=value)},
                                 profile="quick")
     assert verdicts(failed) == {"fig7_isr_helping_continues": "fails",
                                 "fig7_none_helping_decays": "fails"}
+
+
+def test_claims_fig7_are_inconclusive_when_phase1_did_not_teach_helping():
+    value = "partner_goals_per_episode"
+    untaught = make_curves({"isr": 0.0, "none": 0.0, "oracle": 0.0}, phase1=0.0,
+                           phase1_start=0.2, noise=0.02, value=value)
+    ledger = claims.claims_fig7({"curves": untaught}, profile="quick")
+    assert verdicts(ledger) == {"fig7_isr_helping_continues": "inconclusive",
+                                "fig7_none_helping_decays": "inconclusive"}
+    for measured in ledger["measured"]:
+        assert "phase 1 did not teach it" in measured
 
 
 # ---------------------------------------------------------------------------------------------

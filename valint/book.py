@@ -267,28 +267,62 @@ def total_minutes(times: pd.DataFrame) -> float:
     return float(times["wall_time_s"].sum()) / 60.0
 
 
-def bench_summary(path: Path | None = None):
-    """The output of ``python -m valint bench --json`` if this build ran it, else a note.
+def bench_table(path: Path | None = None) -> pd.DataFrame | None:
+    """The pipelines measured by ``python -m valint bench --json``, one row each, or None.
+
+    Columns: ``pipeline``, ``runs`` (trained as one batch), ``threads``,
+    ``env_steps_per_s_per_core``, ``vs_sb3`` (ratio to the Stable-Baselines3 pipeline per core,
+    NaN without it), ``training_gflops``, ``fraction_of_peak`` (of the one-thread matmul peak
+    measured in the same invocation) and ``max_rss_mb_after``.
 
     Args:
         path: the JSON file; default ``<generated_dir()>/bench.json``.
-
-    Returns:
-        A styled table (quantity, value), or a Markdown note saying the benchmark was not run.
     """
-    from IPython.display import Markdown
-
     path = generated_dir() / "bench.json" if path is None else Path(path)
     if not path.exists():
+        return None
+    results = pd.DataFrame(json.loads(path.read_text())["results"])
+    sb3 = results.loc[results["pipeline"].str.startswith("stable-baselines3"),
+                      "env_steps_per_s_per_core"]
+    results["vs_sb3"] = (results["env_steps_per_s_per_core"] / sb3.iloc[0]
+                         if len(sb3) else float("nan"))
+    return results[["pipeline", "runs", "threads", "env_steps_per_s_per_core", "vs_sb3",
+                    "training_gflops", "fraction_of_peak", "max_rss_mb_after"]]
+
+
+def bench_summary(path: Path | None = None):
+    """The benchmark of this build for a page: the setting in a sentence, then
+    :func:`bench_table`; or a note saying that the benchmark was not run.
+
+    Args:
+        path: the JSON file; default ``<generated_dir()>/bench.json``.
+    """
+    from IPython.display import HTML, Markdown
+
+    path = generated_dir() / "bench.json" if path is None else Path(path)
+    table = bench_table(path)
+    if table is None:
         return Markdown("The benchmark (`python -m valint bench --json`) was not run in this "
                         "build, so there are no speed measurements to show.")
     data = json.loads(path.read_text())
-    if isinstance(data, list):
-        table = pd.json_normalize(data)
-    else:
-        flat = pd.json_normalize(data).iloc[0]
-        table = pd.DataFrame({"quantity": flat.index, "value": flat.astype(str).to_numpy()})
-    return show_table(table)
+    measured = data.get("provenance", {}).get("timestamp_utc", "at an unrecorded time")
+    setting = (
+        f"Measured {html.escape(str(measured))} on {html.escape(str(data['device']))} "
+        f"({data['cores']} cores): {data['rollouts_per_run']} rollouts of "
+        f"{data['steps_per_rollout']:,} environment steps per run, {data['epochs']} epochs, "
+        f"{data['flops_per_env_step'] / 1e6:.1f} MFLOP of training arithmetic per environment "
+        f"step; matrix-multiply peak {data['matmul_peak_gflops_1_thread']:.0f} GFLOP/s on one "
+        f"thread, {data['matmul_peak_gflops_all_cores']:.0f} GFLOP/s on all cores; peak memory "
+        f"{data['max_rss_mb']:.0f} MB.")
+    shown = table.rename(columns={
+        "env_steps_per_s_per_core": "env steps/s per core",
+        "vs_sb3": "× Stable-Baselines3",
+        "training_gflops": "training GFLOP/s",
+        "fraction_of_peak": "share of matmul peak",
+        "max_rss_mb_after": "max RSS (MB)",
+    })
+    styled = show_table(shown, precision=1).format("{:.0%}", subset=["share of matmul peak"])
+    return HTML(f"<p>{setting}</p>" + styled.to_html())
 
 
 def build_book(

@@ -159,7 +159,8 @@ class ClaimRules:
     """Fewest seeds per condition for which non-significance counts as "no difference"."""
 
 
-def _format_p(p: float) -> str:
+def format_p(p: float) -> str:
+    """'p = 0.029', 'p < 0.001', or 'p = n/a' where no test was possible (no variation)."""
     if not math.isfinite(p):
         return "p = n/a"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
@@ -176,7 +177,7 @@ def _format_statistic(row: pd.Series, symbol: str = "t") -> str:
         dof = f"({df:.0f})"
     else:
         dof = f"({df:.1f})"
-    return f"{symbol}{dof} = {row['statistic']:.2f}, {_format_p(row['p_value'])}"
+    return f"{symbol}{dof} = {row['statistic']:.2f}, {format_p(row['p_value'])}"
 
 
 def _format_test(row: pd.Series, symbol: str = "t", where: str = "") -> str:
@@ -542,7 +543,7 @@ def claims_fig4(tables: Mapping[str, pd.DataFrame], *, profile: str,
     rows += _ood_rows(
         ood, student, gt_id="fig4_isr_gt_frozen_ood", eq_id="fig4_isr_eq_oracle_ood",
         profile=profile, rules=rules,
-        notes={contrast: f"Welch {_format_p(p)}" for contrast, p in welch.items()},
+        notes={contrast: f"Welch {format_p(p)}" for contrast, p in welch.items()},
     )
     return _ledger(rows)
 
@@ -637,12 +638,36 @@ def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
     )
 
 
+def phase1_learning(curves: pd.DataFrame, value: str, rules: ClaimRules = ClaimRules()
+                    ) -> tuple[bool, str]:
+    """Did phase 1 teach the behaviour? A precondition of the Fig. 7 claims.
+
+    Keeping (or losing) a behaviour after the caregiver leaves can only be judged if phase 1
+    taught it. In the two-agent world a random policy already clears the ball now and then, so
+    learning is not a given: we require the last window of phase 1 to lie above its first
+    window (:func:`valint.stats.first_last_window_test` on the ``oracle`` rows of phase 1,
+    p < ``rules.alpha``).
+
+    Returns:
+        ``(learned, text)``; ``text`` states the two window means and the test.
+    """
+    phase1 = curves[(curves["phase"] == 1) & (curves["condition"] == "oracle")]
+    row = stats.first_last_window_test(phase1, value=value,
+                                       window_fraction=rules.window_fraction).iloc[0]
+    learned = bool(_significant(row, rules.alpha) and row["estimate"] > 0)
+    text = (f"phase 1 {'taught' if learned else 'did not teach'} it: {value} "
+            f"{row['mean_b']:.3g} in the first {row['window_episodes']} phase-1 episodes, "
+            f"{row['mean_a']:.3g} in the last, {_format_statistic(row)}")
+    return learned, text
+
+
 def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
                 rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
     """Fig. 7: helping continues with the ISR (no measurable loss) and decays without (none).
 
     :func:`valint.stats.phase_window_test` on ``partner_goals_per_episode``; isr judged by
-    :func:`verdict_no_loss`, none by :func:`verdict_unlearning`.
+    :func:`verdict_no_loss`, none by :func:`verdict_unlearning`. Both are ``inconclusive``
+    unless phase 1 taught helping (:func:`phase1_learning`); the measured text says which.
 
     Args:
         tables: Needs ``curves`` (docs/CONTRACTS.md, fig7 columns).
@@ -654,12 +679,17 @@ def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
     """
     curves = _table(tables, "curves", "fig7")
     value = "partner_goals_per_episode"
-    return _ledger(
-        [
-            _no_loss_row("fig7_isr_helping_continues", curves, "isr", value, profile, rules),
-            _unlearning_row("fig7_none_helping_decays", curves, "none", value, profile, rules),
-        ]
-    )
+    learned, learning = phase1_learning(curves, value, rules)
+    rows = [
+        _no_loss_row("fig7_isr_helping_continues", curves, "isr", value, profile, rules),
+        _unlearning_row("fig7_none_helping_decays", curves, "none", value, profile, rules),
+    ]
+    for row in rows:
+        row["measured"] = f"{row['measured']}; {learning}"
+        row["method"] = f"{row['method']}; inconclusive unless phase 1 taught helping"
+        if not learned:
+            row["verdict"] = "inconclusive"
+    return _ledger(rows)
 
 
 CLAIMS_BY_FIGURE: dict[str, Callable[..., pd.DataFrame]] = {
