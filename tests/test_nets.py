@@ -20,6 +20,7 @@ from valint.nets import (
     linear,
     patch_positions,
     select_device,
+    torch_threads,
 )
 
 
@@ -164,3 +165,17 @@ def test_flushed_denormals_flushes_only_inside() -> None:
     with flushed_denormals():
         assert (tiny * 1.0).item() == 0.0
     assert (tiny * 1.0).item() != 0.0
+
+
+def test_torch_threads_sets_and_restores_the_thread_count_even_on_error() -> None:
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), torch_threads(1):
+            raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)

@@ -49,6 +49,7 @@ from typing import Any
 import torch
 
 from valint.config import FIGURES, PPOConfig, Profile, check_choice, check_int, get_profile
+from valint.nets import select_device, torch_threads
 
 BENCH_SEED = 0
 """First seed of the benchmark runs."""
@@ -69,9 +70,7 @@ def matmul_peak(threads: int, *, seconds: float = 1.0, size: int = PEAK_SIZE) ->
     The best of five spells of ``seconds / 5``: a spell slowed by another program does not
     count.
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         gen = torch.Generator().manual_seed(0)
         a = torch.randn(size, size, generator=gen)
         b = torch.randn(size, size, generator=gen)
@@ -85,8 +84,6 @@ def matmul_peak(threads: int, *, seconds: float = 1.0, size: int = PEAK_SIZE) ->
                 count += 1
             best = max(best, 2.0 * size**3 * count / elapsed / 1e9)
         return best
-    finally:
-        torch.set_num_threads(previous)
 
 
 def flops_per_env_step(config: PPOConfig) -> dict[str, float]:
@@ -222,7 +219,6 @@ def run_bench(
     Returns:
         A JSON-able dict (``main`` prints it with ``--json``).
     """
-    from valint.nets import select_device
     from valint.provenance import package_version, provenance
 
     dev = select_device(device)
@@ -233,12 +229,10 @@ def run_bench(
     sb3 = with_sb3 and sb3_available()
     best: dict[str, float] = {}
     rss: dict[str, float] = {}
-    previous = torch.get_num_threads()
-    try:
-        for _ in range(repeats):
-            best["peak_1"] = max(best.get("peak_1", 0.0), matmul_peak(1))
-            best["peak_all"] = max(best.get("peak_all", 0.0), matmul_peak(cores))
-            torch.set_num_threads(threads)
+    for _ in range(repeats):
+        best["peak_1"] = max(best.get("peak_1", 0.0), matmul_peak(1))
+        best["peak_all"] = max(best.get("peak_all", 0.0), matmul_peak(cores))
+        with torch_threads(threads):
             for n_runs in (1, TEN_RUNS):
                 seconds = time_valint(n_runs, n_rollouts, device=str(dev), config=config)
                 key = f"valint_{n_runs}"
@@ -248,8 +242,6 @@ def run_bench(
                 sb3_steps = n_rollouts * PPOConfig().n_steps
                 best["sb3_1"] = max(best.get("sb3_1", 0.0), sb3_steps / time_sb3(n_rollouts))
                 rss["sb3_1"] = max_rss_mb()
-    finally:
-        torch.set_num_threads(previous)
 
     def entry(key: str, n_runs: int, pipeline: str, n_threads: int) -> dict[str, Any]:
         sps = best[key]

@@ -21,6 +21,7 @@ Several ISRs (seeds, data sizes) train as one stacked batch (``valint.nets``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from valint.nets import (
     numpy_rngs,
     orthogonal_stack,
     select_device,
+    torch_threads,
 )
 
 INIT_STREAM, DRAW_STREAM = 21, 22
@@ -304,8 +306,17 @@ def train_isr(
     Returns:
         Weights, the train/test curve and the final held-out MSE of every run.
     """
-    assert len(datasets) == len(seeds), "one seed per dataset"
     dev = select_device(device)
+    # On the CPU one thread: a step's operators are tiny (one to ten draws per run), so a
+    # thread team costs more in hand-offs than it saves, its worker threads do not flush
+    # subnormals (flushed_denormals), and it stalls whenever another program shares the cores.
+    with torch_threads(1) if dev.type == "cpu" else contextlib.nullcontext():
+        return _train_isr(datasets, seeds, config, eval_sample=eval_sample, dev=dev)
+
+
+def _train_isr(datasets: Sequence[Transitions], seeds: Sequence[int], config: ISRConfig, *,
+               eval_sample: int, dev: torch.device) -> ISRResult:
+    assert len(datasets) == len(seeds), "one seed per dataset"
     data = StackedData(datasets, dev)
     n_runs = len(datasets)
     rngs = numpy_rngs(seeds, DRAW_STREAM)

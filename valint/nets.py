@@ -72,6 +72,17 @@ def flushed_denormals() -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch's CPU operators on ``n`` threads inside the block, then restore the setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def orthogonal_stack(
     shape: tuple[int, int], gains: Sequence[float] | float, generators: Sequence[torch.Generator]
 ) -> torch.Tensor:
