@@ -156,7 +156,7 @@ P_VALUE_COLUMNS = ("p_value", "p_holm", "p_welch", "p_student")
 
 
 def show_table(frame: pd.DataFrame, *, precision: int = 2):
-    """A table for a page: no index, the theme's table style, floats to ``precision`` digits;
+    """A table for a page: no index, the theme's table style, floats to ``precision`` digits.
 
     p-values are shown to three significant digits; missing values read "–" (a dash), not
     ``nan``.
@@ -278,10 +278,17 @@ def bench_table(path: Path | None = None) -> pd.DataFrame | None:
     Args:
         path: the JSON file; default ``<generated_dir()>/bench.json``.
     """
+    data = _load_bench(path)
+    return None if data is None else _bench_rows(data)
+
+
+def _load_bench(path: Path | None) -> dict | None:
     path = generated_dir() / "bench.json" if path is None else Path(path)
-    if not path.exists():
-        return None
-    results = pd.DataFrame(json.loads(path.read_text())["results"])
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _bench_rows(data: dict) -> pd.DataFrame:
+    results = pd.DataFrame(data["results"])
     sb3 = results.loc[results["pipeline"].str.startswith("stable-baselines3"),
                       "env_steps_per_s_per_core"]
     results["vs_sb3"] = (results["env_steps_per_s_per_core"] / sb3.iloc[0]
@@ -299,12 +306,11 @@ def bench_summary(path: Path | None = None):
     """
     from IPython.display import HTML, Markdown
 
-    path = generated_dir() / "bench.json" if path is None else Path(path)
-    table = bench_table(path)
-    if table is None:
+    data = _load_bench(path)
+    if data is None:
         return Markdown("The benchmark (`python -m valint bench --json`) was not run in this "
                         "build, so there are no speed measurements to show.")
-    data = json.loads(path.read_text())
+    table = _bench_rows(data)
     measured = data.get("provenance", {}).get("timestamp_utc", "at an unrecorded time")
     setting = (
         f"Measured {html.escape(str(measured))} on {html.escape(str(data['device']))} "
@@ -446,10 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_bench(path: Path) -> None:
     """Run the benchmark in a fresh process (its own thread settings) and save its JSON."""
-    import importlib.util
+    from valint.bench import sb3_available
 
     command = [sys.executable, "-m", "valint", "bench", "--out", str(path)]
-    if importlib.util.find_spec("stable_baselines3") is None:
+    if not sb3_available():
         print("The optional extra 'bench' (Stable-Baselines3) is not installed; the benchmark "
               "skips the side-by-side comparison (pip install -e '.[bench]').", file=sys.stderr)
         command.append("--no-sb3")
