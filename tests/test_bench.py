@@ -19,6 +19,18 @@ def test_flops_per_env_step_of_the_paper_setting() -> None:
     assert 44e6 < flops["per_step"] < 46e6
 
 
+def test_the_ceiling_times_every_product_of_a_minibatch() -> None:
+    from valint.envs import N_ACTIONS, OBS_SHAPE
+    from valint.ppo import policy_flops
+
+    products, flops = bench.minibatch_products(3, 4)
+    per_sample = policy_flops(OBS_SHAPE, N_ACTIONS)
+    assert flops == 3 * 4 * (per_sample["forward"] + per_sample["backward"])
+    assert len(products) == 10 and products[0][-1] is None and all(p[-1] is not None for p in products[1:])
+    ceiling = bench.gemm_ceiling(1, n_runs=2, batch=4, seconds=0.05)
+    assert math.isfinite(ceiling) and ceiling > 0
+
+
 def test_run_bench_report_is_json_and_text() -> None:
     report = bench.run_bench(1, with_sb3=False, config=TINY, device="cpu")
     json.dumps(report, default=str)
@@ -27,9 +39,13 @@ def test_run_bench_report_is_json_and_text() -> None:
         assert row["env_steps_per_s"] > 0
         assert row["training_gflops"] == pytest.approx(row["env_steps_per_s"] * report["flops_per_env_step"] / 1e9)
         assert 0 < row["fraction_of_peak"] < 1
+        assert row["fraction_of_ceiling"] == pytest.approx(
+            row["fraction_of_peak"] * report["matmul_peak_gflops_1_thread"] / report["gemm_ceiling_gflops_1_thread"])
     assert report["matmul_peak_gflops_1_thread"] > 0 and report["max_rss_mb"] > 0
+    assert report["ceiling_env_steps_per_s_per_core"] == pytest.approx(
+        report["gemm_ceiling_gflops_1_thread"] * 1e9 / report["flops_per_env_step"])
     text = bench.format_report(report)
-    assert "valint, 10 runs" in text and "GFLOP/s" in text
+    assert "valint, 10 runs" in text and "GFLOP/s" in text and "ceiling" in text
 
 
 def test_main_prints_json_writes_it_and_rejects_bad_arguments(

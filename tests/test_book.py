@@ -213,6 +213,14 @@ def test_bench_summary_shows_one_row_per_pipeline_with_the_ratio(tmp_path: Path)
     assert table["vs_sb3"].tolist() == pytest.approx([2.5, 3.0, 1.0])
     page = book.bench_summary(tmp_path / "bench.json").data
     assert "45.0 MFLOP" in page and "2026-11-22T06:45:01" in page and "× Stable-Baselines3" in page
+    assert "cannot train faster" not in page  # an older benchmark file has no ceiling
+    bench |= {"gemm_ceiling_gflops_1_thread": 90.0, "ceiling_env_steps_per_s_per_core": 2000.0}
+    for row in bench["results"]:
+        row["fraction_of_ceiling"] = row["training_gflops"] / 90.0
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    assert book.bench_table(tmp_path / "bench.json")["fraction_of_ceiling"].tolist() == pytest.approx([0.5, 0.6, 0.2])
+    page = book.bench_summary(tmp_path / "bench.json").data
+    assert "cannot train faster than 2,000 environment steps" in page and "share of ceiling" in page
 
 
 @pytest.mark.slow

@@ -15,7 +15,10 @@ alike):
   operations many times slower while threads wait for each other);
 - the same setting in Stable-Baselines3 PPO + the MiniGrid environment, when the ``bench``
   extra is installed (``pip install -e '.[bench]'``);
-- the training arithmetic those step rates amount to, against the peak.
+- the training arithmetic those step rates amount to, against the peak;
+- the ceiling: the network's own matrix products for one minibatch of ten runs, in the
+  trainer's layout, timed alone (:func:`gemm_ceiling`). The trainer cannot run faster than
+  this rate allows, so it bounds its ratio to Stable-Baselines3.
 
 Training arithmetic is counted analytically from the layer shapes
 (``valint.ppo.policy_flops``): a layer with a ``(fan_in, fan_out)`` matrix applied at ``P``
@@ -83,6 +86,70 @@ def matmul_peak(threads: int, *, seconds: float = 1.0, size: int = PEAK_SIZE) ->
                 torch.mm(a, b, out=out)
                 count += 1
             best = max(best, 2.0 * size**3 * count / elapsed / 1e9)
+        return best
+
+
+def minibatch_products(n_runs: int, batch: int) -> tuple[list[tuple], int]:
+    """Operands of the matrix products of one minibatch step of ``n_runs`` stacked policies.
+
+    Returns:
+        One ``(x, w, b, dy, y, dw, dx)`` tuple per layer of ``valint.ppo.policy_products``
+        (random inputs, empty outputs; ``dx`` is None for the first convolution), and the FLOPs
+        of one pass over them: ``n_runs * batch`` times a sample's forward + backward FLOPs
+        (``valint.ppo.policy_flops``).
+    """
+    from valint.envs import N_ACTIONS, OBS_SHAPE
+    from valint.ppo import policy_products
+
+    gen = torch.Generator().manual_seed(0)
+    products, flops = [], 0
+    for name, positions, fan_in, fan_out in policy_products(OBS_SHAPE, N_ACTIONS):
+        rows = batch * positions
+        x = torch.randn(n_runs, rows, fan_in, generator=gen)
+        w = torch.randn(n_runs, fan_in, fan_out, generator=gen)
+        b = torch.randn(n_runs, 1, fan_out, generator=gen)
+        dy = torch.randn(n_runs, rows, fan_out, generator=gen)
+        dx = None if name == "conv1" else torch.empty_like(x)
+        products.append((x, w, b, dy, torch.empty_like(dy), torch.empty_like(w), dx))
+        flops += 2 * n_runs * rows * fan_in * fan_out * (2 if dx is None else 3)
+    return products, flops
+
+
+def gemm_ceiling(threads: int, *, n_runs: int = TEN_RUNS, batch: int | None = None, seconds: float = 1.0) -> float:
+    """GFLOP/s of the policy network's own matrix products, timed alone, on ``threads``.
+
+    One PPO minibatch of ``n_runs`` stacked runs: every layer's forward product (``baddbmm``)
+    and both backward products (weight gradient ``x^T dy`` and input gradient ``dy W^T``; the
+    first convolution needs none), in the shapes and layouts the trainer uses
+    (``valint.ppo.policy_products``), back to back on reused buffers; the best of five spells of
+    ``seconds / 5``. This is the ceiling of valint's trainer on this machine: the gap between it
+    and the trainer's training GFLOP/s is what everything else costs (gathers, activations, the
+    optimizer, the environment, the caches refilled between products).
+
+    Args:
+        threads: torch threads.
+        n_runs: stacked runs (the ten seeds of a condition by default).
+        batch: samples per run; ``PPOConfig().batch_size`` (64) by default.
+        seconds: measuring time.
+    """
+    products, flops = minibatch_products(n_runs, batch or PPOConfig().batch_size)
+
+    def one_pass() -> None:
+        for x, w, b, dy, y, dw, dx in products:
+            torch.baddbmm(b, x, w, out=y)
+            torch.bmm(x.transpose(1, 2), dy, out=dw)
+            if dx is not None:
+                torch.bmm(dy, w.transpose(1, 2), out=dx)
+
+    with torch_threads(threads):
+        one_pass()
+        best = 0.0
+        for _ in range(5):
+            count, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds / 5:
+                one_pass()
+                count += 1
+            best = max(best, flops * count / elapsed / 1e9)
         return best
 
 
@@ -232,6 +299,7 @@ def run_bench(
     for _ in range(repeats):
         best["peak_1"] = max(best.get("peak_1", 0.0), matmul_peak(1))
         best["peak_all"] = max(best.get("peak_all", 0.0), matmul_peak(cores))
+        best["ceiling_1"] = max(best.get("ceiling_1", 0.0), gemm_ceiling(1))
         with torch_threads(threads):
             for n_runs in (1, TEN_RUNS):
                 seconds = time_valint(n_runs, n_rollouts, device=str(dev), config=config)
@@ -255,6 +323,7 @@ def run_bench(
             "env_steps_per_s_per_core": None if per_core is None else sps / per_core,
             "training_gflops": gflops,
             "fraction_of_peak": None if per_core is None else gflops / per_core / best["peak_1"],
+            "fraction_of_ceiling": None if per_core is None else gflops / per_core / best["ceiling_1"],
             "max_rss_mb_after": rss[key],
         }
 
@@ -282,6 +351,8 @@ def run_bench(
         "flops_backward_per_sample": flops["backward"],
         "matmul_peak_gflops_1_thread": best["peak_1"],
         "matmul_peak_gflops_all_cores": best["peak_all"],
+        "gemm_ceiling_gflops_1_thread": best["ceiling_1"],
+        "ceiling_env_steps_per_s_per_core": best["ceiling_1"] * 1e9 / flops["per_step"],
         "results": results,
         "ratios": ratios,
         "sb3": package_version("stable-baselines3") if sb3 else None,
@@ -330,6 +401,16 @@ def format_report(report: dict[str, Any]) -> str:
             f"{ratios['valint_1_runs_vs_sb3_per_core']:.1f}x (1 run), "
             f"{ratios[f'valint_{TEN_RUNS}_runs_vs_sb3_per_core']:.1f}x ({TEN_RUNS} runs)"
         )
+    ceiling, bound = report["gemm_ceiling_gflops_1_thread"], report["ceiling_env_steps_per_s_per_core"]
+    lines.append(
+        f"  ceiling: the network's matrix products alone, as valint lays them out ({TEN_RUNS} runs, one "
+        f"minibatch, 1 thread), run at {ceiling:.1f} GFLOP/s ({ceiling / report['matmul_peak_gflops_1_thread']:.0%} "
+        f"of peak), so valint cannot exceed {bound:,.0f} env steps/s per core here"
+    )
+    if report["sb3"] is not None:
+        sb3 = next(row for row in report["results"] if row["pipeline"].startswith("stable-baselines3"))
+        three = 3 * sb3["env_steps_per_s_per_core"]
+        lines.append(f"  3x Stable-Baselines3 would be {three:,.0f} env steps/s per core: {three / bound:.0%} of that ceiling")
     lines.append(f"  peak memory of this process (max RSS): {report['max_rss_mb']:.0f} MB")
     return "\n".join(lines)
 

@@ -293,8 +293,10 @@ def _bench_rows(data: dict) -> pd.DataFrame:
                       "env_steps_per_s_per_core"]
     results["vs_sb3"] = (results["env_steps_per_s_per_core"] / sb3.iloc[0]
                          if len(sb3) else float("nan"))
+    if "fraction_of_ceiling" not in results:
+        results["fraction_of_ceiling"] = float("nan")
     return results[["pipeline", "runs", "threads", "env_steps_per_s_per_core", "vs_sb3",
-                    "training_gflops", "fraction_of_peak", "max_rss_mb_after"]]
+                    "training_gflops", "fraction_of_peak", "fraction_of_ceiling", "max_rss_mb_after"]]
 
 
 def bench_summary(path: Path | None = None):
@@ -320,14 +322,22 @@ def bench_summary(path: Path | None = None):
         f"step; matrix-multiply peak {data['matmul_peak_gflops_1_thread']:.0f} GFLOP/s on one "
         f"thread, {data['matmul_peak_gflops_all_cores']:.0f} GFLOP/s on all cores; peak memory "
         f"{data['max_rss_mb']:.0f} MB.")
+    if "gemm_ceiling_gflops_1_thread" in data:
+        setting += (
+            f" The network's matrix products alone, as valint lays them out for one minibatch of "
+            f"ten runs, reach {data['gemm_ceiling_gflops_1_thread']:.0f} GFLOP/s on one thread: "
+            f"valint cannot train faster than {data['ceiling_env_steps_per_s_per_core']:,.0f} "
+            f"environment steps per second per core on this machine (\"share of ceiling\").")
     shown = table.rename(columns={
         "env_steps_per_s_per_core": "env steps/s per core",
         "vs_sb3": "× Stable-Baselines3",
         "training_gflops": "training GFLOP/s",
         "fraction_of_peak": "share of matmul peak",
+        "fraction_of_ceiling": "share of ceiling",
         "max_rss_mb_after": "max RSS (MB)",
     })
-    styled = show_table(shown, precision=1).format("{:.0%}", subset=["share of matmul peak"])
+    styled = show_table(shown, precision=1).format(
+        "{:.0%}", subset=["share of matmul peak", "share of ceiling"], na_rep="–")
     return HTML(f"<p>{setting}</p>" + styled.to_html())
 
 

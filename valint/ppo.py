@@ -114,14 +114,24 @@ def policy_flops(obs_shape: tuple[int, int, int], n_actions: int) -> dict[str, i
     Returns:
         ``forward`` and ``backward`` FLOPs per sample.
     """
-    h, w, _ = obs_shape
-    positions = {"conv1": (h - 1) * (w - 1), "conv2": (h - 2) * (w - 2), "conv3": (h - 3) * (w - 3)}
     forward = backward = 0
-    for name, (fan_in, fan_out) in policy_shapes(obs_shape, n_actions).items():
-        flops = 2 * positions.get(name, 1) * fan_in * fan_out
+    for name, positions, fan_in, fan_out in policy_products(obs_shape, n_actions):
+        flops = 2 * positions * fan_in * fan_out
         forward += flops
         backward += flops if name == "conv1" else 2 * flops
     return {"forward": forward, "backward": backward}
+
+
+def policy_products(obs_shape: tuple[int, int, int], n_actions: int) -> list[tuple[str, int, int, int]]:
+    """The matrix products of the policy network per sample: ``(layer, positions, fan_in,
+    fan_out)``, where ``positions`` is the number of output pixels of a convolution (its patches
+    are the rows of an im2col product) and 1 for a dense layer (PAPER.md §4)."""
+    h, w, _ = obs_shape
+    positions = {"conv1": (h - 1) * (w - 1), "conv2": (h - 2) * (w - 2), "conv3": (h - 3) * (w - 3)}
+    return [
+        (name, positions.get(name, 1), fan_in, fan_out)
+        for name, (fan_in, fan_out) in policy_shapes(obs_shape, n_actions).items()
+    ]
 
 
 GAINS = {"pi_out": 0.01, "vf_out": 1.0}
