@@ -408,7 +408,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(
         f"  ceiling: the network's matrix products alone, as valint lays them out ({TEN_RUNS} runs, one "
         f"minibatch, 1 thread), run at {ceiling:.1f} GFLOP/s ({ceiling / report['matmul_peak_gflops_1_thread']:.0%} "
-        f"of peak), so valint cannot exceed {bound:,.0f} env steps/s per core here"
+        f"of peak), so on the CPU valint cannot exceed {bound:,.0f} env steps/s per core here"
     )
     if report["sb3"] is not None:
         sb3 = next(row for row in report["results"] if row["pipeline"].startswith("stable-baselines3"))

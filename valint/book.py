@@ -326,7 +326,7 @@ def bench_summary(path: Path | None = None):
         setting += (
             f" The network's matrix products alone, as valint lays them out for one minibatch of "
             f"ten runs, reach {data['gemm_ceiling_gflops_1_thread']:.0f} GFLOP/s on one thread: "
-            f"valint cannot train faster than {data['ceiling_env_steps_per_s_per_core']:,.0f} "
+            f"on the CPU valint cannot train faster than {data['ceiling_env_steps_per_s_per_core']:,.0f} "
             f"environment steps per second per core on this machine (\"share of ceiling\").")
     shown = table.rename(columns={
         "env_steps_per_s_per_core": "env steps/s per core",
