@@ -73,19 +73,25 @@ def matmul_peak(threads: int, *, seconds: float = 1.0, size: int = PEAK_SIZE) ->
     The best of five spells of ``seconds / 5``: a spell slowed by another program does not
     count.
     """
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen)
+    b = torch.randn(size, size, generator=gen)
+    out = torch.empty(size, size)
+    return _best_rate(lambda: torch.mm(a, b, out=out), 2.0 * size**3, threads, seconds)
+
+
+def _best_rate(work: Callable[[], object], flops: float, threads: int, seconds: float) -> float:
+    """GFLOP/s of ``work`` (``flops`` per call) on ``threads``: after one warm-up call, the best
+    of five spells of ``seconds / 5``, so that a spell slowed by another program does not count."""
     with torch_threads(threads):
-        gen = torch.Generator().manual_seed(0)
-        a = torch.randn(size, size, generator=gen)
-        b = torch.randn(size, size, generator=gen)
-        out = torch.empty(size, size)
-        torch.mm(a, b, out=out)
+        work()
         best = 0.0
         for _ in range(5):
             count, start = 0, time.perf_counter()
             while (elapsed := time.perf_counter() - start) < seconds / 5:
-                torch.mm(a, b, out=out)
+                work()
                 count += 1
-            best = max(best, 2.0 * size**3 * count / elapsed / 1e9)
+            best = max(best, flops * count / elapsed / 1e9)
         return best
 
 
@@ -122,7 +128,7 @@ def gemm_ceiling(threads: int, *, n_runs: int = TEN_RUNS, batch: int | None = No
     and both backward products (weight gradient ``x^T dy`` and input gradient ``dy W^T``; the
     first convolution needs none), in the shapes and layouts the trainer uses
     (``valint.ppo.policy_products``), back to back on reused buffers; the best of five spells of
-    ``seconds / 5``. This is the ceiling of valint's trainer on this machine: the gap between it
+    ``seconds / 5`` (as :func:`matmul_peak`). This is the ceiling of valint's trainer on this machine: the gap between it
     and the trainer's training GFLOP/s is what everything else costs (gathers, activations, the
     optimizer, the environment, the caches refilled between products).
 
@@ -141,16 +147,7 @@ def gemm_ceiling(threads: int, *, n_runs: int = TEN_RUNS, batch: int | None = No
             if dx is not None:
                 torch.bmm(dy, w.transpose(1, 2), out=dx)
 
-    with torch_threads(threads):
-        one_pass()
-        best = 0.0
-        for _ in range(5):
-            count, start = 0, time.perf_counter()
-            while (elapsed := time.perf_counter() - start) < seconds / 5:
-                one_pass()
-                count += 1
-            best = max(best, flops * count / elapsed / 1e9)
-        return best
+    return _best_rate(one_pass, flops, threads, seconds)
 
 
 def flops_per_env_step(config: PPOConfig) -> dict[str, float]:
