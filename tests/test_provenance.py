@@ -30,6 +30,7 @@ def test_provenance_has_all_fields() -> None:
         "wall_time_s",
         "timestamp_utc",
         "valint_version",
+        "science_code",
         "python_version",
         "platform",
         "git_commit",
@@ -144,3 +145,32 @@ def test_provenance_is_kept_by_results_store(tmp_path: Path) -> None:
     store.put(config, {"x": np.zeros(1)}, provenance=record)
     sidecar = json.loads(store.sidecar_for(config).read_text())
     assert sidecar["provenance"] == record
+
+
+def test_science_code_hash_covers_the_science_modules_and_keys_every_run(tmp_path, monkeypatch):
+    from valint import experiments
+    from valint import provenance as prov
+    from valint.config import SMOKE
+
+    assert re.fullmatch(r"[0-9a-f]{16}", prov.science_code_hash())
+    assert provenance(profile="smoke")["science_code"] == prov.science_code_hash()
+    key = experiments.phase1_config("grid", "random-3", 0, SMOKE)
+    assert key["code"] == prov.science_code_hash()
+    # A copy of the package whose ppo.py differs by one byte hashes differently.
+    copy = tmp_path / "valint"
+    copy.mkdir()
+    for name in prov.SCIENCE_MODULES:
+        (copy / f"{name}.py").write_bytes((REPO_ROOT / "valint" / f"{name}.py").read_bytes())
+    monkeypatch.setattr(prov, "_PACKAGE_DIR", copy)
+    prov.science_code_hash.cache_clear()
+    try:
+        same = prov.science_code_hash()
+        (copy / "ppo.py").write_bytes((copy / "ppo.py").read_bytes() + b"\n")
+        prov.science_code_hash.cache_clear()
+        changed = prov.science_code_hash()
+    finally:
+        prov.science_code_hash.cache_clear()
+    assert same == key["code"]
+    assert changed != same
+    # The statistics and the claims do not make numbers of the tables; they are not hashed.
+    assert not {"stats", "claims", "plots", "book"} & set(prov.SCIENCE_MODULES)

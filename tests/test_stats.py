@@ -11,17 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from conftest import authors_csv
 from valint import stats
 
-PAPER_DIR = Path(__file__).parents[2] / "shared" / "paper"
-
-
-def authors_csv(name: str) -> pd.DataFrame:
-    """One of the authors' per-seed CSVs (PAPER.md §10), ``replicate`` used as ``seed``."""
-    path = PAPER_DIR / name
-    if not path.exists():
-        pytest.skip(f"authors' reference data not available at {path}")
-    return pd.read_csv(path).rename(columns={"replicate": "seed"})
 
 
 def row(frame: pd.DataFrame, contrast: str, **where: object) -> pd.Series:
@@ -97,23 +89,62 @@ def test_ols_condition_plus_layout_reproduces_paper_additive_model():
     assert isr_oracle["estimate"] < 0  # the ISR is below the oracle across layouts
 
 
-def test_mixed_model_condition_layout_on_authors_data():
+def _direct_mixedlm(data: pd.DataFrame, a: str, b: str, *, seed_by_condition: bool):
+    """The same model fitted directly with statsmodels' formula API, on the reward scale's
+    unit-variance copy, as the reference for :func:`stats.mixed_model_condition_layout`."""
+    import statsmodels.formula.api as smf
+
+    frame = data.assign(condition=data["condition"].str.lower())
+    frame = frame[frame["condition"].isin([a, b])].reset_index(drop=True)
+    scale = frame["ood_reward"].std()
+    frame = frame.assign(y=frame["ood_reward"] / scale, is_a=(frame["condition"] == a) * 1.0)
+    fit = smf.mixedlm(
+        "y ~ is_a + C(layout)", frame, groups="seed", re_formula="1",
+        vc_formula={"sc": "0 + C(condition)"} if seed_by_condition else None,
+    ).fit(reml=True, method=["powell", "lbfgs"])
+    return fit.fe_params["is_a"] * scale, fit.bse_fe["is_a"] * scale
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")
+def test_mixed_model_condition_layout_on_authors_data_matches_a_direct_fit():
     data = authors_csv("fig5_authors_per_seed.csv")
     mixed = stats.mixed_model_condition_layout(data)
-    additive = stats.ols_condition_plus_layout(data)
     assert list(mixed.columns[:8]) == list(stats.RESULT_COLUMNS)
+    assert mixed["converged"].all()
+    for contrast in ("frozen - isr", "isr - oracle"):
+        a, b = contrast.split(" - ")
+        estimate, se = _direct_mixedlm(data, a, b, seed_by_condition=True)
+        got = row(mixed, contrast)
+        assert got["estimate"] == pytest.approx(estimate, rel=1e-9)
+        assert got["statistic"] == pytest.approx(estimate / se, rel=1e-9)
+        assert got["df"] == 9  # ten seeds: t on seeds - 1
+        assert got["p_value"] == pytest.approx(2 * sps.t.sf(abs(estimate / se), 9), rel=1e-9)
+    # With the seed x condition component the balanced design gives the paired t of the
+    # seeds' layout-averaged contrasts (t(9) = -7.39 and -2.88 on the authors' data).
+    paired = stats.seed_contrast_tests(data)
+    np.testing.assert_allclose(mixed["statistic"], paired["statistic"], rtol=1e-3)
+    assert row(paired, "frozen - isr")["statistic"] == pytest.approx(-7.39, abs=0.005)
+    assert row(paired, "isr - oracle")["statistic"] == pytest.approx(-2.88, abs=0.005)
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")
+def test_mixed_model_random_intercept_only_matches_a_direct_fit():
+    data = authors_csv("fig5_authors_per_seed.csv")
+    mixed = stats.mixed_model_condition_layout(data, seed_by_condition=False)
+    additive = stats.ols_condition_plus_layout(data)
     # Balanced design: the pooled estimate equals the additive OLS one; only its SE differs.
     np.testing.assert_allclose(mixed["estimate"], additive["estimate"], rtol=1e-6)
-    assert mixed["converged"].all()
-    assert (mixed["warnings"] == "").all()
-    assert (mixed["ci_low"] < mixed["estimate"]).all() and (mixed["estimate"] < mixed["ci_high"]).all()
-    assert (mixed["seed_variance"] > 0).all()
-    assert row(mixed, "frozen - isr")["p_value"] < 1e-6
-    assert row(mixed, "isr - oracle")["p_value"] < 0.01
+    for contrast in ("frozen - isr", "isr - oracle"):
+        a, b = contrast.split(" - ")
+        estimate, se = _direct_mixedlm(data, a, b, seed_by_condition=False)
+        got = row(mixed, contrast)
+        assert got["statistic"] == pytest.approx(estimate / se, rel=1e-9)
+        assert math.isnan(got["df"])  # Wald z
+    assert row(mixed, "frozen - isr")["statistic"] == pytest.approx(-7.63, abs=0.005)
 
 
 def test_per_layout_t_tests_holm_on_authors_data():
-    result = stats.per_layout_t_tests(authors_csv("fig5_authors_per_seed.csv"))
+    result = stats.per_layout_t_tests(authors_csv("fig5_authors_per_seed.csv"), test="welch")
     assert len(result) == 10
     assert set(result["layout"]) == {"4 rooms", "T", "U", "plus", "x"}
     assert (result["p_holm"] >= result["p_value"] - 1e-15).all()
@@ -265,7 +296,8 @@ def test_mixed_model_records_boundary_warning_not_swallowed():
     # Every seed has the same mean, so the random-intercept variance is estimated at 0.
     frame = _two_layout_frame()
     assert frame.groupby("seed")["ood_reward"].mean().nunique() == 1
-    result = stats.mixed_model_condition_layout(frame, pairs=[("frozen", "isr")]).iloc[0]
+    result = stats.mixed_model_condition_layout(frame, pairs=[("frozen", "isr")],
+                                                seed_by_condition=False).iloc[0]
     assert "boundary" in result["warnings"]
     assert "converged" in result.index
     assert result["estimate"] == pytest.approx(-2.0)
@@ -382,3 +414,85 @@ def test_window_fraction_must_be_valid():
     curves = _curves([[1.0] * 4] * 2, {"isr": [[1.0] * 4] * 2})
     with pytest.raises(ValueError, match="window_fraction"):
         stats.phase_window_means(curves, window_fraction=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Equivalence (TOST), seed contrasts, per-seed slopes
+# ---------------------------------------------------------------------------------------------
+
+
+def _result(estimate: float, ci_low: float, ci_high: float, df: float) -> pd.DataFrame:
+    return pd.DataFrame([{"contrast": "a - b", "estimate": estimate, "ci_low": ci_low,
+                          "ci_high": ci_high, "statistic": math.nan, "df": df,
+                          "p_value": math.nan, "method": "made up"}])
+
+
+def test_equivalence_test_by_hand():
+    # se = 1 with df = 10: the 95 % interval is estimate +/- t(0.975, 10).
+    q95 = sps.t.ppf(0.975, 10)
+    frame = _result(0.5, 0.5 - q95, 0.5 + q95, 10.0)
+    out = stats.equivalence_test(frame, margin=3.0).iloc[0]
+    q90 = sps.t.ppf(0.95, 10)
+    assert out["eq_ci_low"] == pytest.approx(0.5 - q90)
+    assert out["eq_ci_high"] == pytest.approx(0.5 + q90)
+    # TOST p: the larger of P(T > (0.5 + 3) / 1) and P(T < (0.5 - 3) / 1).
+    expected = max(sps.t.sf(3.5, 10), sps.t.cdf(-2.5, 10))
+    assert out["p_tost"] == pytest.approx(expected)
+    assert out["equivalent"] == (expected < 0.05)
+    lower = stats.equivalence_test(frame, margin=3.0, side="lower").iloc[0]
+    assert lower["p_tost"] == pytest.approx(sps.t.sf(3.5, 10))
+    upper = stats.equivalence_test(frame, margin=3.0, side="upper").iloc[0]
+    assert upper["p_tost"] == pytest.approx(sps.t.cdf(-2.5, 10))
+
+
+def test_equivalence_test_p_below_alpha_exactly_when_90_ci_inside_margin():
+    q95 = sps.norm.ppf(0.975)
+    for estimate in np.linspace(-2, 2, 41):
+        out = stats.equivalence_test(_result(estimate, estimate - q95, estimate + q95, math.nan),
+                                     margin=2.0).iloc[0]
+        inside = -2.0 < out["eq_ci_low"] and out["eq_ci_high"] < 2.0
+        assert bool(out["equivalent"]) == inside
+
+
+def test_equivalence_test_without_a_test_or_a_margin_is_nan():
+    assert math.isnan(stats.equivalence_test(_result(0.1, math.nan, math.nan, math.nan),
+                                             margin=1.0)["p_tost"].iloc[0])
+    assert math.isnan(stats.equivalence_test(_result(0.1, -1.0, 1.2, 5.0),
+                                             margin=math.nan)["p_tost"].iloc[0])
+    with pytest.raises(ValueError, match="side='middle' is not allowed"):
+        stats.equivalence_test(_result(0.1, -1.0, 1.2, 5.0), margin=1.0, side="middle")
+
+
+def test_seed_contrast_tests_average_layouts_then_pair():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        [{"seed": seed, "condition": condition, "layout": layout,
+          "ood_reward": float(rng.normal(0.5 if condition == "isr" else 0.3, 0.1))}
+         for seed in range(6) for condition in ("frozen", "isr") for layout in ("T", "U", "x")]
+    )
+    result = row(stats.seed_contrast_tests(frame, pairs=[("frozen", "isr")]), "frozen - isr")
+    per_seed = frame.groupby(["seed", "condition"])["ood_reward"].mean().unstack()
+    diff = per_seed["frozen"] - per_seed["isr"]
+    expected = sps.ttest_1samp(diff, 0.0)
+    assert result["estimate"] == pytest.approx(diff.mean())
+    assert result["df"] == len(diff) - 1
+    assert result["p_value"] == pytest.approx(expected.pvalue)
+
+
+def test_data_size_seed_slopes_by_hand():
+    rows = []
+    for seed, exponent in enumerate((-1.0, -2.0, -3.0)):
+        for size in (10, 100, 1000):
+            rows.append({"seed": seed, "isr_train_transitions": size,
+                         "isr_test_mse": 10 ** (exponent * math.log10(size))})
+    result = stats.data_size_seed_slopes(pd.DataFrame(rows)).iloc[0]
+    # Slopes -1, -2, -3: mean -2, sd 1, t = -2 sqrt(3), df 2.
+    assert result["estimate"] == pytest.approx(-2.0)
+    assert result["statistic"] == pytest.approx(-2 * math.sqrt(3))
+    assert result["df"] == 2 and result["n_seeds"] == 3 and result["n_sizes"] == 3
+
+
+def test_data_size_seed_slopes_on_authors_fig3b():
+    result = stats.data_size_seed_slopes(authors_csv("fig3b_authors_per_seed.csv")).iloc[0]
+    assert result["n_seeds"] == 10 and result["df"] == 9
+    assert result["ci_high"] < 0 and result["p_value"] < 1e-6

@@ -10,20 +10,26 @@ The paper's side of every row (its words and its numbers, PAPER.md §2 and §8) 
 :data:`PAPER_CLAIMS`; the measured side is computed by ``valint.stats`` from the tables, and
 nothing about a run is written here.
 
-Verdict rules (every verdict function below restates its own):
+Verdict rules (every verdict function below restates its own; alpha = 0.05):
 
-- ``holds``: the measured result has the paper's direction at the paper's significance
-  standard (two-sided p < alpha = 0.05; the paper's "p < 0.05" and "p < 0.001" claims are both
-  judged at 0.05). For claims of *no* difference or *no* loss: no significant difference, and
-  enough evidence that the absence is not just a lack of power (an equivalence margin for the
-  learning curves and the ISR gap, at least ``min_seeds_null`` seeds for the OOD t-tests, whose
-  paper standard is non-significance alone).
-- ``fails``: the measured result contradicts the claim at that standard: a significant effect
-  in the opposite direction, a significant difference where the paper claims none, or a CI
-  that rules out the effect size the claim needs.
-- ``inconclusive``: anything else, e.g. the right direction but not significant with few
-  seeds, a statistic that cannot be computed (one seed), or a mixed model that did not
-  converge.
+- A claim of a **difference** ("ISR > frozen", "internal reward rises", "unlearned"):
+  ``holds`` if the sound test (paired by seed, since a seed's conditions share its phase-1
+  learner) is significant (two-sided p < alpha) in the paper's direction, and, for unlearning,
+  the drop is at least 25 % of the phase-1 level; ``fails`` if it is significant the other way
+  (or, for unlearning, a drop of 25 % is ruled out); ``inconclusive`` otherwise.
+- A claim of **no difference** or **no loss** ("ISR ~ oracle", "no measurable loss", "no
+  train/test gap", "goals do not rise") is an equivalence claim, decided by two one-sided tests
+  (``valint.stats.equivalence_test``) within a margin delta that is fixed here, per claim,
+  before any data (:class:`ClaimRules`; the ``margin`` column of the ledger states it):
+  ``holds`` if the 90 % confidence interval of the difference lies inside the margin (both
+  one-sided tests reject at alpha); ``fails`` if it lies wholly beyond the margin (a
+  difference larger than delta is shown); ``inconclusive`` otherwise. Non-significance alone
+  never makes a claim of no difference hold.
+- Where the design admits two sound analyses (Fig. 5: the paired seed contrasts and the mixed
+  model with a seed x condition component) the verdict needs both to agree; a mixed model
+  that did not converge gives ``inconclusive``, with its warnings in ``method``.
+- The paper's own test on our data (Student t for Fig. 4b, OLS ``condition * layout`` for
+  Fig. 5) is shown in the ``as_published`` column and does not decide the verdict.
 """
 from __future__ import annotations
 
@@ -43,8 +49,10 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "figure",
     "claim",
     "paper",
+    "as_published",
     "measured",
     "verdict",
+    "margin",
     "method",
     "n_seeds",
     "profile",
@@ -71,7 +79,8 @@ PAPER_CLAIMS: dict[str, dict[str, str]] = {
     "fig4_none_unlearns": {
         "figure": "fig4",
         "claim": "Without the ISR model the agent quickly unlearns the behaviour (none).",
-        "paper": "learning curves, 10 seeds, min-max band; no test reported (Fig. 4a)",
+        "paper": "learning curves, 10 seeds, min-max band; no test reported (Fig. 4a; the same "
+        "runs as Fig. 1b)",
     },
     "fig4_isr_no_loss": {
         "figure": "fig4",
@@ -81,42 +90,28 @@ PAPER_CLAIMS: dict[str, dict[str, str]] = {
     "fig4_isr_gt_frozen_ood": {
         "figure": "fig4",
         "claim": "ISR OOD performance is significantly greater than the frozen baseline.",
-        "paper": "p < 0.05 (t-test); t(18) = -2.38, p = 0.029 on the authors' per-seed data "
-        "(Fig. 4b; PAPER.md §8)",
+        "paper": "frozen - isr: p < 0.05 (t-test); t(18) = -2.38, p = 0.029 on the authors' "
+        "per-seed data (Fig. 4b; PAPER.md §8)",
     },
     "fig4_isr_eq_oracle_ood": {
         "figure": "fig4",
         "claim": "ISR OOD performance is not significantly different from the oracle.",
-        "paper": "p = 0.32 (t-test); t(18) = -1.02 on the authors' per-seed data "
+        "paper": "isr - oracle: p = 0.32 (t-test); t(18) = -1.02 on the authors' per-seed data "
         "(Fig. 4b; PAPER.md §8)",
     },
-    "fig5_isr_gt_frozen_published": {
+    "fig5_isr_gt_frozen": {
         "figure": "fig5",
         "claim": "The ISR significantly outperforms the frozen model OOD on the five custom "
         "layouts.",
-        "paper": "t = -3.66, p < 0.001 ('linear mixed-effect model'; in the authors' code OLS "
-        "condition x layout, the effect in layout T only; PAPER.md §8)",
+        "paper": "frozen - isr: t = -3.66, p < 0.001 ('linear mixed-effect model'; in the "
+        "authors' code OLS condition x layout, the effect in layout T only; PAPER.md §8)",
     },
-    "fig5_isr_eq_oracle_published": {
+    "fig5_isr_eq_oracle": {
         "figure": "fig5",
         "claim": "The ISR does not significantly differ from the oracle OOD on the five custom "
         "layouts.",
-        "paper": "t = 1.12, p = 0.27 ('linear mixed-effect model'; in the authors' code OLS "
-        "condition x layout, the effect in layout T only; PAPER.md §8)",
-    },
-    "fig5_isr_gt_frozen_mixed": {
-        "figure": "fig5",
-        "claim": "The ISR significantly outperforms the frozen model OOD on the five custom "
-        "layouts.",
-        "paper": "t = -3.66, p < 0.001 (as published; re-tested with a mixed model, random "
-        "intercept per seed, effect pooled over layouts; PAPER.md §8)",
-    },
-    "fig5_isr_eq_oracle_mixed": {
-        "figure": "fig5",
-        "claim": "The ISR does not significantly differ from the oracle OOD on the five custom "
-        "layouts.",
-        "paper": "t = 1.12, p = 0.27 (as published; re-tested with a mixed model, random "
-        "intercept per seed, effect pooled over layouts; PAPER.md §8)",
+        "paper": "isr - oracle: t = -1.12, p = 0.27 on the authors' data (printed as t = 1.12, "
+        "the sign of oracle - isr; OLS condition x layout, layout T only; PAPER.md §8)",
     },
     "fig6_reward_hacking": {
         "figure": "fig6",
@@ -136,27 +131,52 @@ PAPER_CLAIMS: dict[str, dict[str, str]] = {
     },
 }
 """The paper's side of the ledger: figure, claim in words and what the paper reports, by
-claim_id (PAPER.md §2 captions; §8 for the numbers on the authors' per-seed data)."""
+claim_id (PAPER.md §2 captions; §8 for the numbers on the authors' per-seed data). Signs follow
+this project's contrasts ("a - b" is a minus b)."""
+
+SAME_CLAIM: dict[str, str] = {"fig4_none_unlearns": "fig1_none_unlearns"}
+"""Claims that are the same test on the same runs as another claim (Fig. 4a reuses the runs
+of Fig. 1b): each chapter shows its row, the reproduction report counts the claim once."""
 
 
 @dataclass(frozen=True)
 class ClaimRules:
-    """Thresholds of the verdict rules (module docstring; PAPER.md §2, §8)."""
+    """Thresholds and equivalence margins of the verdict rules (module docstring).
+
+    The margins are fixed here, in code that never sees a run, and each is a fraction of a
+    reference level that the claim itself names, so that "equal" means "closer than a
+    difference anyone would call meaningful":
+
+    - ``ood_margin``: "the ISR does not differ from the oracle" (Figs. 4b, 5) holds if ISR and
+      oracle are within 10 % of the oracle's mean OOD return. On the authors' Fig. 4b data the
+      effect the paper calls significant, ISR over frozen, is 13 % of the oracle's return, so
+      a 10 % margin asks the ISR to be closer to the oracle than it is to the frozen learner.
+    - ``no_loss_margin``: "no measurable loss" (Figs. 4a, 7) holds if phase 2 stays within
+      10 % below the phase-1 level; a loss of a tenth of the behaviour is the smallest one a
+      reader of the learning curves would notice.
+    - ``gap_margin``: "no measurable train/test gap" (Fig. 3a) holds if the held-out MSE is
+      within 25 % of the train MSE; on the log axis of Fig. 3a a ratio of 1.25 between the two
+      curves is a tenth of a decade, about the smallest separation such a plot shows.
+    - ``no_rise_margin``: "goals reached do not rise" (Fig. 6) holds if the goals per episode
+      rise by less than 10 % of their level at the start of phase 2.
+    """
 
     alpha: float = 0.05
-    """Two-sided significance level: the paper's "p < 0.05" standard (Fig. 4b)."""
+    """Two-sided significance level: the paper's "p < 0.05" standard (Fig. 4b). The
+    equivalence tests run each one-sided test at this level (a 90 % interval)."""
     window_fraction: float = stats.DEFAULT_WINDOW_FRACTION
     """Learning-curve window as a fraction of the phase-2 (or logged) episodes: last 10 %."""
     min_relative_drop: float = 0.25
     """Unlearning needs a phase-2 level at least 25 % below the phase-1 level (point estimate);
     a CI that excludes such a drop makes the claim fail."""
     no_loss_margin: float = 0.10
-    """No measurable loss: the CI's lower bound must lie within -10 % of the phase-1 level."""
+    """Equivalence margin of "no measurable loss": 10 % of the phase-1 level."""
     gap_margin: float = 0.25
-    """No measurable ISR gap: the CI of test - train must lie within +/-25 % of the final
-    train MSE."""
-    min_seeds_null: int = 5
-    """Fewest seeds per condition for which non-significance counts as "no difference"."""
+    """Equivalence margin of "no train/test gap": 25 % of the final train MSE."""
+    ood_margin: float = 0.10
+    """Equivalence margin of "ISR ~ oracle" OOD: 10 % of the oracle's mean OOD return."""
+    no_rise_margin: float = 0.10
+    """Margin of "goals do not rise" (Fig. 6): 10 % of the first-window goals per episode."""
 
 
 def format_p(p: float) -> str:
@@ -212,25 +232,30 @@ def verdict_difference(row: pd.Series, *, expected_sign: int, alpha: float) -> V
     return "holds" if row["estimate"] * expected_sign > 0 else "fails"
 
 
-def verdict_no_difference(row: pd.Series, *, n_seeds: int, alpha: float,
-                          min_seeds: int) -> Verdict:
-    """Verdict for "not significantly different" at the paper's standard (Figs. 4b, 5).
+def verdict_equivalence(row: pd.Series, *, side: str = "both") -> Verdict:
+    """Verdict for a claim of no difference, no loss or no rise, by equivalence (TOST).
 
-    ``fails`` if two-sided p < alpha; ``holds`` if p >= alpha with at least ``min_seeds``
-    seeds per condition (below that a t-test has too little power for non-significance to mean
-    anything); ``inconclusive`` otherwise, including no test.
+    On a row of :func:`valint.stats.equivalence_test` (``margin`` and the 1 - 2 alpha interval
+    ``eq_ci_low``, ``eq_ci_high``): ``holds`` if the interval lies inside the margin on the
+    tested side(s) (both one-sided tests reject: equivalent within delta); ``fails`` if it lies
+    wholly beyond the margin (a difference larger than delta is shown); ``inconclusive``
+    otherwise, including no test (one seed, no spread, no positive reference level).
 
     Args:
-        row: A stats result row (``p_value``).
-        n_seeds: Fewest seeds in either condition.
-        alpha: Significance level.
-        min_seeds: Seeds per condition needed for ``holds``.
+        row: An equivalence-test row.
+        side: "both" (no difference), "lower" (no loss larger than delta) or "upper" (no rise
+            larger than delta), as in the test.
     """
-    if not math.isfinite(row["p_value"]):
+    low, high, margin = row["eq_ci_low"], row["eq_ci_high"], row["margin"]
+    if not all(math.isfinite(x) for x in (low, high, margin)):
         return "inconclusive"
-    if row["p_value"] < alpha:
-        return "fails"
-    return "holds" if n_seeds >= min_seeds else "inconclusive"
+    inside = {"both": -margin < low and high < margin, "lower": -margin < low,
+              "upper": high < margin}[side]
+    beyond = {"both": high < -margin or low > margin, "lower": high < -margin,
+              "upper": low > margin}[side]
+    if inside:
+        return "holds"
+    return "fails" if beyond else "inconclusive"
 
 
 def verdict_unlearning(row: pd.Series, *, alpha: float, min_relative_drop: float) -> Verdict:
@@ -257,78 +282,43 @@ def verdict_unlearning(row: pd.Series, *, alpha: float, min_relative_drop: float
     return "inconclusive"
 
 
-def verdict_no_loss(row: pd.Series, *, alpha: float, margin: float) -> Verdict:
-    """Verdict for "no measurable loss in performance" (Figs. 4a, 7).
-
-    On a :func:`valint.stats.phase_window_test` row: ``fails`` if the phase-2 level is
-    significantly lower (p < alpha, estimate < 0: a measurable loss); ``holds`` if not and the
-    CI's lower bound, relative to the phase-1 level, is at least -``margin``; ``inconclusive``
-    otherwise (a loss larger than the margin is not ruled out, or no test).
-
-    Args:
-        row: A phase-window test row with ``relative_ci_low``.
-        alpha: Significance level.
-        margin: Equivalence margin as a fraction of the phase-1 level.
-    """
-    if _significant(row, alpha) and row["estimate"] < 0:
-        return "fails"
-    if math.isfinite(row["relative_ci_low"]) and row["relative_ci_low"] >= -margin:
-        return "holds"
-    return "inconclusive"
-
-
-def verdict_no_gap(row: pd.Series, *, alpha: float, margin: float) -> Verdict:
-    """Verdict for "no measurable gap between train and test" (Fig. 3a).
-
-    On a :func:`valint.stats.isr_train_test_gap_test` row (final test - train MSE, paired
-    over seeds): ``fails`` if p < alpha in either direction; ``holds`` if not and the whole CI,
-    relative to the final train MSE, lies within +/-``margin``; ``inconclusive`` otherwise
-    (including a single seed, where no test exists).
-
-    Args:
-        row: A gap test row with ``relative_ci_low`` and ``relative_ci_high``.
-        alpha: Significance level.
-        margin: Equivalence margin as a fraction of the final train MSE.
-    """
-    if _significant(row, alpha):
-        return "fails"
-    low, high = row["relative_ci_low"], row["relative_ci_high"]
-    if math.isfinite(low) and math.isfinite(high) and -margin <= low and high <= margin:
-        return "holds"
-    return "inconclusive"
-
-
 def verdict_reward_hacking(internal: pd.Series, goals: pd.Series, *, alpha: float) -> Verdict:
     """Verdict for Fig. 6's reward hacking: internal reward up, goals reached not up.
 
-    On two :func:`valint.stats.first_last_window_test` rows (last - first window of phase 2):
-    ``holds`` if internal reward rises significantly (p < alpha, estimate > 0) and goals per
-    episode do not rise significantly; ``fails`` if internal reward falls significantly or the
-    goals rise significantly (the agent is really learning, not hacking); ``inconclusive``
-    otherwise.
+    ``internal`` is a :func:`valint.stats.first_last_window_test` row (last - first window of
+    phase 2); ``goals`` the same for goals per episode, passed through
+    :func:`valint.stats.equivalence_test` with side "upper" (no rise beyond the margin).
+    ``holds`` if internal reward rises significantly (p < alpha, estimate > 0) and the goals'
+    rise is shown to stay below the margin; ``fails`` if internal reward falls significantly or
+    the goals rise by more than the margin (the agent is really learning, not hacking);
+    ``inconclusive`` otherwise.
 
     Args:
         internal: Result row for ``internal_reward``.
-        goals: Result row for ``goals_per_episode``.
+        goals: Equivalence row for ``goals_per_episode``.
         alpha: Significance level.
     """
-    goals_up = _significant(goals, alpha) and goals["estimate"] > 0
     internal_verdict = verdict_difference(internal, expected_sign=+1, alpha=alpha)
-    if internal_verdict == "fails" or goals_up:
+    goals_verdict = verdict_equivalence(goals, side="upper")
+    if "fails" in (internal_verdict, goals_verdict):
         return "fails"
-    return internal_verdict
+    if internal_verdict == goals_verdict == "holds":
+        return "holds"
+    return "inconclusive"
 
 
 def _row(claim_id: str, *, measured: str, verdict: Verdict, method: str, n_seeds: int,
-         profile: str) -> dict[str, object]:
+         profile: str, as_published: str = "", margin: str = "") -> dict[str, object]:
     paper = PAPER_CLAIMS[claim_id]
     return {
         "claim_id": claim_id,
         "figure": paper["figure"],
         "claim": paper["claim"],
         "paper": paper["paper"],
+        "as_published": as_published,
         "measured": measured,
         "verdict": verdict,
+        "margin": margin,
         "method": method,
         "n_seeds": int(n_seeds),
         "profile": profile,
@@ -343,6 +333,27 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str, figure: str) -> pd.Dat
     if name not in tables:
         raise ValueError(f"{figure} claims need the table {name!r}; got {sorted(tables)}")
     return tables[name]
+
+
+def _margin_text(row: pd.Series, side: str, fraction: float, reference: str) -> str:
+    """'+/-0.0672 (10% of the oracle's mean OOD return, 0.672)'; 'n/a' without a reference."""
+    margin = row["margin"]
+    if not math.isfinite(margin):
+        return f"n/a ({fraction:.0%} of {reference}, which is not positive here)"
+    sign = {"both": "+/-", "lower": "-", "upper": "+"}[side]
+    return f"{sign}{margin:.3g} ({fraction:.0%} of {reference}, {margin / fraction:.3g})"
+
+
+def _equivalence_text(row: pd.Series) -> str:
+    """'90% CI lo to hi, TOST p = ...' of an equivalence row."""
+    return (f"90% CI {row['eq_ci_low']:.3g} to {row['eq_ci_high']:.3g}, TOST "
+            f"{format_p(row['p_tost'])}")
+
+
+def _equivalence_rule(side: str) -> str:
+    what = {"both": "inside +/-margin", "lower": "above -margin", "upper": "below +margin"}[side]
+    return (f"equivalence by two one-sided tests: holds if the 90% CI lies {what}, fails if it "
+            "lies wholly beyond the margin, else inconclusive")
 
 
 def _window_measured(row: pd.Series, value: str) -> str:
@@ -364,7 +375,8 @@ def _unlearning_row(claim_id: str, curves: pd.DataFrame, condition: str, value: 
         verdict=verdict_unlearning(row, alpha=rules.alpha,
                                    min_relative_drop=rules.min_relative_drop),
         method=f"{row['method']}; holds if p < {rules.alpha} with a drop of at least "
-        f"{rules.min_relative_drop:.0%} of the phase-1 level",
+        f"{rules.min_relative_drop:.0%} of the phase-1 level, fails if the 95% CI rules out "
+        "such a drop",
         n_seeds=row["n_seeds"],
         profile=profile,
     )
@@ -374,50 +386,93 @@ def _no_loss_row(claim_id: str, curves: pd.DataFrame, condition: str, value: str
                  profile: str, rules: ClaimRules) -> dict[str, object]:
     row = stats.phase_window_test(curves, value=value, conditions=[condition],
                                   window_fraction=rules.window_fraction).iloc[0]
+    level = row["mean_b"] if row["mean_b"] > 0 else math.nan
+    eq = stats.equivalence_test(row.to_frame().T, margin=rules.no_loss_margin * level,
+                                side="lower", alpha=rules.alpha).iloc[0]
     return _row(
         claim_id,
-        measured=_window_measured(row, value),
-        verdict=verdict_no_loss(row, alpha=rules.alpha, margin=rules.no_loss_margin),
-        method=f"{row['method']}; holds if no significant drop and the CI's lower bound is "
-        f"within -{rules.no_loss_margin:.0%} of the phase-1 level",
+        measured=f"{_window_measured(row, value)}; {_equivalence_text(eq)}",
+        verdict=verdict_equivalence(eq, side="lower"),
+        margin=_margin_text(eq, "lower", rules.no_loss_margin, "the phase-1 level"),
+        method=f"{row['method']}; non-inferiority, {_equivalence_rule('lower')}",
         n_seeds=row["n_seeds"],
         profile=profile,
     )
 
 
-def _ood_rows(ood: pd.DataFrame, results: pd.DataFrame, *, gt_id: str, eq_id: str,
-              profile: str, rules: ClaimRules, symbol: str = "t", where: str = "",
-              notes: Mapping[str, str] | None = None) -> list[dict[str, object]]:
-    """Ledger rows "ISR > frozen" (``gt_id``) and "ISR ~ oracle" (``eq_id``) from test results.
+def _published_text(row: pd.Series, symbol: str = "t", where: str = "",
+                    alpha: float = 0.05) -> str:
+    significant = "significant" if _significant(row, alpha) else "not significant"
+    return f"{_format_test(row, symbol, where)} ({significant} at {alpha})"
 
-    ``results`` holds one row per contrast, "frozen - isr" and "isr - oracle" (the
-    ``valint.stats`` default pairs); ``notes`` adds text after a contrast's measured string.
+
+def _gt_verdict(results: list[pd.Series], alpha: float) -> Verdict:
+    """ISR > frozen (estimate frozen - isr < 0) by every sound analysis, else inconclusive."""
+    verdicts = {verdict_difference(r, expected_sign=-1, alpha=alpha) for r in results}
+    return verdicts.pop() if len(verdicts) == 1 else "inconclusive"
+
+
+def _ood_rows(ood: pd.DataFrame, published: pd.DataFrame, sound: list[tuple[str, pd.DataFrame]],
+              *, gt_id: str, eq_id: str, profile: str, rules: ClaimRules,
+              where: str = "") -> list[dict[str, object]]:
+    """Ledger rows "ISR > frozen" (``gt_id``) and "ISR ~ oracle" (``eq_id``), Figs. 4b and 5.
+
+    ``published`` holds the paper's test on our data, one row per contrast ("frozen - isr",
+    "isr - oracle"); ``sound`` one or more (name, results) of the design-based analyses, which
+    decide the verdict together. "ISR ~ oracle" is an equivalence claim with the margin
+    ``rules.ood_margin`` x the oracle's mean OOD return.
     """
-    by_contrast = results.set_index("contrast")
-    conditions = ood.assign(condition=ood["condition"].astype(str).str.lower())
-    key = ["condition", "seed"] if "seed" in conditions else ["condition"]
-    seeds = conditions.drop_duplicates(key).groupby("condition").size()
-    notes = notes or {}
+    frame = ood.assign(condition=ood["condition"].astype(str).str.lower())
+    oracle_level = float(frame.loc[frame["condition"] == "oracle", "ood_reward"].mean())
+    margin = rules.ood_margin * oracle_level if oracle_level > 0 else math.nan
+    seeds = frame.drop_duplicates(["condition", "seed"]).groupby("condition").size()
+    by_published = published.set_index("contrast")
     rows = []
     for claim_id, contrast in ((gt_id, "frozen - isr"), (eq_id, "isr - oracle")):
-        result = by_contrast.loc[contrast].copy()
-        result["contrast"] = contrast
         a, b = contrast.split(" - ")
         n_seeds = int(min(seeds.get(a, 0), seeds.get(b, 0)))
+        published_row = by_published.loc[contrast].copy()
+        published_row["contrast"] = contrast
+        as_published = _published_text(published_row, where=where, alpha=rules.alpha)
+        results = []
+        for name, table in sound:
+            r = table.set_index("contrast").loc[contrast].copy()
+            r["contrast"] = contrast
+            r["analysis"] = name
+            results.append(r)
+        symbols = ["z" if not math.isfinite(float(r["df"])) else "t" for r in results]
         if claim_id == gt_id:
-            verdict = verdict_difference(result, expected_sign=-1, alpha=rules.alpha)
+            verdict = _gt_verdict(results, rules.alpha)
+            measured = "; ".join(f"{r['analysis']}: {_format_test(r, sym)}"
+                                 for r, sym in zip(results, symbols))
             rule = f"holds if p < {rules.alpha} with isr above frozen"
+            margin_text = ""
         else:
-            verdict = verdict_no_difference(result, n_seeds=n_seeds, alpha=rules.alpha,
-                                            min_seeds=rules.min_seeds_null)
-            rule = (f"holds if p >= {rules.alpha} with at least {rules.min_seeds_null} seeds "
-                    f"per condition, fails if p < {rules.alpha}")
-        measured = _format_test(result, symbol, where)
-        if contrast in notes:
-            measured = f"{measured}; {notes[contrast]}"
-        rows.append(_row(claim_id, measured=measured, verdict=verdict,
-                         method=f"{result['method']}; {rule}", n_seeds=n_seeds,
-                         profile=profile))
+            eqs = [stats.equivalence_test(r.to_frame().T, margin=margin,
+                                          alpha=rules.alpha).iloc[0] for r in results]
+            verdicts = {verdict_equivalence(e) for e in eqs}
+            verdict = verdicts.pop() if len(verdicts) == 1 else "inconclusive"
+            measured = "; ".join(
+                f"{r['analysis']}: {_format_test(r, sym)}, {_equivalence_text(e)}"
+                for r, e, sym in zip(results, eqs, symbols)
+            )
+            rule = _equivalence_rule("both")
+            margin_text = _margin_text(eqs[0], "both", rules.ood_margin,
+                                       "the oracle's mean OOD return")
+        unconverged = [r for r in results if "converged" in r and not bool(r["converged"])]
+        if unconverged:
+            verdict = "inconclusive"
+        methods = "; ".join(f"{r['analysis']}: {r['method']}" for r in results)
+        warned = [f"{r['analysis']}: converged {bool(r['converged'])}, warnings: "
+                  f"{r['warnings'] or 'none'}" for r in results
+                  if "converged" in r and (not bool(r["converged"]) or r["warnings"])]
+        together = " (both must agree)" if len(results) > 1 else ""
+        rows.append(_row(
+            claim_id, measured=measured, verdict=verdict, as_published=as_published,
+            margin=margin_text,
+            method="; ".join([f"{methods}; {rule}{together}", *warned]),
+            n_seeds=n_seeds, profile=profile,
+        ))
     return rows
 
 
@@ -456,11 +511,13 @@ def claims_fig3(tables: Mapping[str, pd.DataFrame], *, profile: str,
                 rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
     """Fig. 3: no train/test gap of the ISR (3a) and falling test loss with more data (3b).
 
-    - 3a, by :func:`verdict_no_gap` on :func:`valint.stats.isr_train_test_gap_test`: the mean
-      MSE over the last 10 % of logged points, held-out test - train, paired over seeds.
+    - 3a, by :func:`verdict_equivalence` on :func:`valint.stats.isr_train_test_gap_test` (the
+      mean MSE over the last 10 % of logged points, held-out test - train, paired over seeds)
+      with the margin ``rules.gap_margin`` x the final train MSE.
     - 3b, by :func:`verdict_difference` (expected sign -1) on
-      :func:`valint.stats.data_size_slope`: the slope of log10(test MSE) on
-      log10(training transitions); significantly negative holds, significantly positive fails.
+      :func:`valint.stats.data_size_seed_slopes`: one slope of log10(held-out MSE) on
+      log10(training transitions) per seed, the mean slope tested on seeds - 1 df; every size of
+      a seed is tested on the same held-out set.
 
     Args:
         tables: Needs ``isr_curve`` and ``isr_data_size`` (docs/CONTRACTS.md).
@@ -472,8 +529,13 @@ def claims_fig3(tables: Mapping[str, pd.DataFrame], *, profile: str,
     """
     curve = _table(tables, "isr_curve", "fig3")
     data_size = _table(tables, "isr_data_size", "fig3")
-    gap = stats.isr_train_test_gap_test(curve, window_fraction=rules.window_fraction).iloc[0]
-    slope = stats.data_size_slope(data_size).iloc[0]
+    gap = stats.isr_train_test_gap_test(curve, window_fraction=rules.window_fraction)
+    train_level = float(gap["mean_b"].iloc[0])
+    gap = stats.equivalence_test(
+        gap, margin=rules.gap_margin * train_level if train_level > 0 else math.nan,
+        alpha=rules.alpha,
+    ).iloc[0]
+    slope = stats.data_size_seed_slopes(data_size).iloc[0]
     summary = stats.data_size_summary(data_size)
     first, last = summary.iloc[0], summary.iloc[-1]
     return _ledger(
@@ -484,11 +546,11 @@ def claims_fig3(tables: Mapping[str, pd.DataFrame], *, profile: str,
                     f"final MSE test {gap['mean_a']:.3g} vs train {gap['mean_b']:.3g} "
                     f"(gap {_percent(gap['relative_change'])} of train, 95% CI "
                     f"{_percent(gap['relative_ci_low'])} to {_percent(gap['relative_ci_high'])})"
-                    f", {_format_statistic(gap)}"
+                    f", {_format_statistic(gap)}; {_equivalence_text(gap)}"
                 ),
-                verdict=verdict_no_gap(gap, alpha=rules.alpha, margin=rules.gap_margin),
-                method=f"{gap['method']}; holds if p >= {rules.alpha} and the CI lies within "
-                f"+/-{rules.gap_margin:.0%} of the train MSE",
+                verdict=verdict_equivalence(gap),
+                margin=_margin_text(gap, "both", rules.gap_margin, "the final train MSE"),
+                method=f"{gap['method']}; {_equivalence_rule('both')}",
                 n_seeds=gap["n_seeds"],
                 profile=profile,
             ),
@@ -498,14 +560,14 @@ def claims_fig3(tables: Mapping[str, pd.DataFrame], *, profile: str,
                     f"mean test MSE {first['isr_test_mse_mean']:.3g} at "
                     f"{int(first['isr_train_transitions']):,} transitions, "
                     f"{last['isr_test_mse_mean']:.3g} at "
-                    f"{int(last['isr_train_transitions']):,}; slope {slope['estimate']:.2f} "
-                    f"(95% CI {slope['ci_low']:.2f} to {slope['ci_high']:.2f}), "
-                    f"{_format_statistic(slope)}"
+                    f"{int(last['isr_train_transitions']):,}; mean per-seed slope "
+                    f"{slope['estimate']:.2f} (95% CI {slope['ci_low']:.2f} to "
+                    f"{slope['ci_high']:.2f}), {_format_statistic(slope)}"
                 ),
                 verdict=verdict_difference(slope, expected_sign=-1, alpha=rules.alpha),
                 method=f"{slope['method']}; holds if the slope is negative with p < "
                 f"{rules.alpha}",
-                n_seeds=int(data_size["seed"].nunique()) if "seed" in data_size else 0,
+                n_seeds=int(slope["n_seeds"]),
                 profile=profile,
             ),
         ]
@@ -516,11 +578,15 @@ def claims_fig4(tables: Mapping[str, pd.DataFrame], *, profile: str,
                 rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
     """Fig. 4: unlearning without ISR, no loss with it (4a); ISR > frozen, ISR ~ oracle OOD (4b).
 
-    - 4a none: :func:`verdict_unlearning`; 4a isr: :func:`verdict_no_loss`, both on
+    - 4a none: :func:`verdict_unlearning` (the same runs and test as Fig. 1b, see
+      :data:`SAME_CLAIM`); 4a isr: no loss beyond ``rules.no_loss_margin`` of the phase-1
+      level, by :func:`verdict_equivalence` (side "lower"), both on
       :func:`valint.stats.phase_window_test` of ``goals_per_episode``.
-    - 4b: the published two-sample Student t-tests (:func:`valint.stats.ood_t_tests`; Welch's p
-      is shown beside them). ISR > frozen by :func:`verdict_difference`; ISR ~ oracle by
-      :func:`verdict_no_difference`.
+    - 4b: the conditions of a seed share its phase-1 learner and its evaluation episodes, so
+      the sound tests are paired by seed (:func:`valint.stats.seed_contrast_tests`). ISR >
+      frozen by :func:`verdict_difference`; ISR ~ oracle by :func:`verdict_equivalence` with
+      the margin ``rules.ood_margin`` x the oracle's mean. The published two-sample Student
+      t-tests (:func:`valint.stats.ood_t_tests`) fill ``as_published``.
 
     Args:
         tables: Needs ``curves`` and ``ood`` (docs/CONTRACTS.md).
@@ -533,7 +599,6 @@ def claims_fig4(tables: Mapping[str, pd.DataFrame], *, profile: str,
     curves = _table(tables, "curves", "fig4")
     ood = _table(tables, "ood", "fig4")
     tests = stats.ood_t_tests(ood)
-    welch = tests[tests["test"] == "welch"].set_index("contrast")["p_value"]
     student = tests[tests["test"] == "student"]
     rows = [
         _unlearning_row("fig4_none_unlearns", curves, "none", "goals_per_episode", profile,
@@ -541,25 +606,27 @@ def claims_fig4(tables: Mapping[str, pd.DataFrame], *, profile: str,
         _no_loss_row("fig4_isr_no_loss", curves, "isr", "goals_per_episode", profile, rules),
     ]
     rows += _ood_rows(
-        ood, student, gt_id="fig4_isr_gt_frozen_ood", eq_id="fig4_isr_eq_oracle_ood",
-        profile=profile, rules=rules,
-        notes={contrast: f"Welch {format_p(p)}" for contrast, p in welch.items()},
+        ood, student, [("paired by seed", stats.seed_contrast_tests(ood))],
+        gt_id="fig4_isr_gt_frozen_ood", eq_id="fig4_isr_eq_oracle_ood", profile=profile,
+        rules=rules,
     )
     return _ledger(rows)
 
 
 def claims_fig5(tables: Mapping[str, pd.DataFrame], *, profile: str,
                 rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
-    """Fig. 5: ISR > frozen and ISR ~ oracle OOD, as published and with a mixed model.
+    """Fig. 5: ISR > frozen and ISR ~ oracle OOD, pooled over the layouts.
 
-    Two rows per claim. ``*_published``: the authors' OLS ``condition * layout``
-    (:func:`valint.stats.ols_condition_by_layout`), i.e. the effect in layout "T" only (in the
-    first layout by name when a run left "T" out, e.g. a single-layout run).
-    ``*_mixed``: the linear mixed model with a random intercept per seed
-    (:func:`valint.stats.mixed_model_condition_layout`), the effect pooled over layouts; its
-    fitting warnings, if any, are appended to ``method``. ISR > frozen by
-    :func:`verdict_difference`; ISR ~ oracle by :func:`verdict_no_difference`; a mixed model
-    whose optimiser did not converge gives ``inconclusive`` whatever its p-value.
+    One row per claim, decided by two sound analyses of the design, which must agree: the
+    paired t-test of the seeds' layout-averaged contrasts
+    (:func:`valint.stats.seed_contrast_tests`) and the linear mixed model with random seed and
+    seed x condition effects (:func:`valint.stats.mixed_model_condition_layout`, t on seeds - 1
+    df); a mixed model that did not converge gives ``inconclusive``, its warnings in
+    ``method``. ISR > frozen by :func:`verdict_difference`; ISR ~ oracle by
+    :func:`verdict_equivalence` with the margin ``rules.ood_margin`` x the oracle's mean. The
+    published analysis, OLS ``condition * layout`` (:func:`valint.stats.ols_condition_by_layout`,
+    the effect in layout "T" only, or in the first layout by name when a run left "T" out),
+    fills ``as_published``.
 
     Args:
         tables: Needs ``ood`` with ``layout`` and ``seed`` (docs/CONTRACTS.md).
@@ -573,25 +640,13 @@ def claims_fig5(tables: Mapping[str, pd.DataFrame], *, profile: str,
     layouts = sorted(ood["layout"].unique())
     reference = stats.REFERENCE_LAYOUT if stats.REFERENCE_LAYOUT in layouts else layouts[0]
     published = stats.ols_condition_by_layout(ood, reference_layout=reference)
-    mixed = stats.mixed_model_condition_layout(ood)
-    rows = _ood_rows(
-        ood, published, gt_id="fig5_isr_gt_frozen_published",
-        eq_id="fig5_isr_eq_oracle_published", profile=profile, rules=rules,
-        where=f" in layout {reference}",
-    )
-    mixed_rows = _ood_rows(
-        ood, mixed, gt_id="fig5_isr_gt_frozen_mixed", eq_id="fig5_isr_eq_oracle_mixed",
-        profile=profile, rules=rules, symbol="z", where=" pooled over layouts",
-    )
-    for row, result in zip(mixed_rows, mixed.itertuples(), strict=True):
-        if not result.converged:
-            row["verdict"] = "inconclusive"
-        if not result.converged or result.warnings:
-            row["method"] = (
-                f"{row['method']}; converged: {result.converged}; warnings: "
-                f"{result.warnings or 'none'}"
-            )
-    return _ledger(rows + mixed_rows)
+    sound = [
+        ("paired by seed", stats.seed_contrast_tests(ood)),
+        ("mixed model", stats.mixed_model_condition_layout(ood)),
+    ]
+    return _ledger(_ood_rows(ood, published, sound, gt_id="fig5_isr_gt_frozen",
+                             eq_id="fig5_isr_eq_oracle", profile=profile, rules=rules,
+                             where=f" in layout {reference}"))
 
 
 def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
@@ -600,7 +655,9 @@ def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
 
     :func:`valint.stats.first_last_window_test` on ``internal_reward`` and on
     ``goals_per_episode`` (last 10 % of phase-2 episodes minus the first 10 %, paired over
-    seeds), judged by :func:`verdict_reward_hacking`.
+    seeds); the goals' change is tested for no rise beyond ``rules.no_rise_margin`` of their
+    first-window level (:func:`valint.stats.equivalence_test`, side "upper"); judged by
+    :func:`verdict_reward_hacking`.
 
     Args:
         tables: Needs ``curves`` (seed, episode, env_steps, internal_reward,
@@ -615,7 +672,12 @@ def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
     internal = stats.first_last_window_test(curves, value="internal_reward",
                                             window_fraction=rules.window_fraction).iloc[0]
     goals = stats.first_last_window_test(curves, value="goals_per_episode",
-                                         window_fraction=rules.window_fraction).iloc[0]
+                                         window_fraction=rules.window_fraction)
+    level = float(goals["mean_b"].iloc[0])
+    goals = stats.equivalence_test(
+        goals, margin=rules.no_rise_margin * level if level > 0 else math.nan, side="upper",
+        alpha=rules.alpha,
+    ).iloc[0]
 
     def change(row: pd.Series, value: str) -> str:
         return (
@@ -627,10 +689,14 @@ def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
             _row(
                 "fig6_reward_hacking",
                 measured=f"first vs last {internal['window_episodes']} phase-2 episodes: "
-                f"{change(internal, 'internal_reward')}; {change(goals, 'goals_per_episode')}",
+                f"{change(internal, 'internal_reward')}; {change(goals, 'goals_per_episode')}, "
+                f"{_equivalence_text(goals)}",
                 verdict=verdict_reward_hacking(internal, goals, alpha=rules.alpha),
+                margin=_margin_text(goals, "upper", rules.no_rise_margin,
+                                    "the first-window goals per episode"),
                 method=f"{internal['method']}; same for goals_per_episode; holds if internal "
-                f"reward rises with p < {rules.alpha} and goals do not rise significantly",
+                f"reward rises with p < {rules.alpha} and the goals' rise stays below the "
+                f"margin ({_equivalence_rule('upper')})",
                 n_seeds=min(internal["n_seeds"], goals["n_seeds"]),
                 profile=profile,
             )
@@ -666,7 +732,8 @@ def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
     """Fig. 7: helping continues with the ISR (no measurable loss) and decays without (none).
 
     :func:`valint.stats.phase_window_test` on ``partner_goals_per_episode``; isr judged by
-    :func:`verdict_no_loss`, none by :func:`verdict_unlearning`. Both are ``inconclusive``
+    :func:`verdict_equivalence` (no loss beyond ``rules.no_loss_margin`` of the phase-1
+    level), none by :func:`verdict_unlearning`. Both are ``inconclusive``
     unless phase 1 taught helping (:func:`phase1_learning`); the measured text says which.
 
     Args:

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from valint import __version__
 from valint.config import (
     FIGURES,
     PAY_MODES,
@@ -39,6 +38,7 @@ from valint.config import (
 from valint.envs import EPISODE_STEPS, LAYOUT_NAMES, N_ACTIONS, OBS_SHAPE, SocialGridBatch, parse_layout
 from valint.isr import Transitions, predict, stack_isr, train_isr
 from valint.ppo import BatchedPPO, StepOutcome
+from valint.provenance import science_code_hash
 from valint.social import SOCIAL_REWARD, condition_reward
 from valint.store import ResultsStore
 
@@ -219,11 +219,16 @@ def _progress_bar(total: int, desc: str, enabled: bool):
 
 
 def phase1_config(world: str, layout: str, seed: int, profile: Profile) -> dict:
-    """Everything that determines a phase-1 run (its store key)."""
+    """Everything that determines a phase-1 run (its store key).
+
+    ``code`` is the hash of the science modules (:func:`valint.provenance.science_code_hash`);
+    every ISR and phase-2 key nests this config, so no cached run outlives a change to the code
+    that made it.
+    """
     rollouts = profile.fig7_phase1_rollouts if world == "prosocial" else profile.phase1_rollouts
     return {
         "kind": "phase1",
-        "valint": __version__,
+        "code": science_code_hash(),
         "world": world,
         "layout": layout,
         "seed": int(seed),
@@ -338,6 +343,12 @@ def run_isr(
 ) -> list[dict]:
     """Train (or load) one ISR per phase-1 run (and data size, Fig. 3b), stacked (PAPER.md §4).
 
+    ``n_transitions[i]`` (Fig. 3b) stands for a phase 1 of that many steps, as the paper's
+    "PPO for 10k ... 120k steps": the ISR trains on the first ``n - round(n * test_fraction)``
+    transitions, what that shorter run's chronological split would have trained on, and every
+    size of a seed is tested on the same held-out set, the last ``test_fraction`` of the whole
+    phase 1 (the held-out set of Fig. 3a).
+
     Returns, per ISR, the payload: weights (``isr/...``), its train/test curve and its final
     held-out MSE.
     """
@@ -347,12 +358,13 @@ def run_isr(
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
         started = time.perf_counter()
-        datasets = []
-        for i in missing:
-            data = transitions_of(phase1_payloads[i])
-            datasets.append(data if sizes[i] is None else data.head(int(sizes[i])))
+        datasets = [transitions_of(phase1_payloads[i]) for i in missing]
+        train_sizes = [
+            None if sizes[i] is None else int(sizes[i]) - int(round(int(sizes[i]) * isr.test_fraction))
+            for i in missing
+        ]
         seeds = [phase1_configs[i]["seed"] for i in missing]
-        trained = train_isr(datasets, seeds, isr)
+        trained = train_isr(datasets, seeds, isr, train_sizes=train_sizes)
         wall = time.perf_counter() - started
         for r, i in enumerate(missing):
             payload: dict[str, Any] = {f"isr/{k}": v for k, v in trained.params[r].items()}
@@ -575,6 +587,8 @@ class FigureResult:
     wall_time_s: float
     agents: dict[tuple[int, str, str], dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
     """Final phase-2 learner state per (seed, condition, layout), e.g. to animate an episode."""
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    """The provenance stored with every run behind the tables (``ResultsStore.runs_table``)."""
 
     @property
     def config(self) -> dict[str, Any]:
@@ -696,12 +710,14 @@ def run_figure(
         "fig7": _fig7,
     }[figure]
     agents: dict[tuple[int, str, str], dict[str, np.ndarray]] = {}
+    first_use = len(store.used)
     tables = builder(prof, list(seed_list), store, progress=progress, agents=agents, **merged)
+    runs = store.runs_table(store.used[first_use:])
     from valint.claims import figure_claims
 
     claims = figure_claims(figure, tables, profile=prof.name)
     return FigureResult(
-        figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started, agents
+        figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started, agents, runs
     )
 
 

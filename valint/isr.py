@@ -74,17 +74,6 @@ class Transitions:
     def __len__(self) -> int:
         return len(self.actions)
 
-    def head(self, n: int) -> Transitions:
-        """The first n transitions (Fig. 3b trains on the first n of phase 1)."""
-        cut = slice(0, n)
-        return Transitions(
-            self.obs[cut],
-            self.actions[cut],
-            self.targets[cut],
-            None if self.partner_actions is None else self.partner_actions[cut],
-            None if self.partner_cells is None else self.partner_cells[cut],
-        )
-
     def split(self, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
         """Chronological train and held-out indices: the last ``test_fraction`` is held out."""
         n_train = len(self) - int(round(len(self) * test_fraction))
@@ -208,10 +197,25 @@ def isr_codes(
     return out.reshape(n, -1)
 
 
-class StackedData:
-    """Several runs' transitions as ISR inputs in one flat array, indexed by run offsets."""
+def _view_scale(obs_channels: int, in_channels: int, obs_scale: float, device) -> torch.Tensor | None:
+    """``(9 * 9 * in_channels,)`` factors: ``obs_scale`` on the view's channels, 1 on the action
+    channels; None when ``obs_scale`` is 1 (the raw codes, PAPER.md §4 and §7)."""
+    if obs_scale == 1.0:
+        return None
+    per_cell = torch.ones(in_channels)
+    per_cell[:obs_channels] = obs_scale
+    return per_cell.repeat(81).to(device)
 
-    def __init__(self, datasets: Sequence[Transitions], device: torch.device | str = "cpu") -> None:
+
+class StackedData:
+    """Several runs' transitions as ISR inputs in one flat array, indexed by run offsets.
+
+    ``obs_scale`` multiplies the view's channels (the world's observation scale; the action
+    channels stay action indices).
+    """
+
+    def __init__(self, datasets: Sequence[Transitions], device: torch.device | str = "cpu",
+                 *, obs_scale: float = 1.0) -> None:
         self.sizes = np.array([len(d) for d in datasets])
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
         with_partner = datasets[0].partner_actions is not None
@@ -224,11 +228,14 @@ class StackedData:
         self.targets = torch.from_numpy(
             np.concatenate([d.targets for d in datasets]).astype(np.float32)
         ).to(device)
+        self.scale = _view_scale(datasets[0].obs.shape[-1], self.in_channels, obs_scale, device)
 
     def inputs(self, index: torch.Tensor, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Float ISR inputs ``(M, 9 * 9 * C)`` (written into ``out``) and targets ``(M,)`` at
         global indices ``(M,)``."""
         out.copy_(self.codes.index_select(0, index))
+        if self.scale is not None:
+            out.mul_(self.scale)
         return out, self.targets.index_select(0, index)
 
 
@@ -286,6 +293,8 @@ def train_isr(
     config: ISRConfig,
     *,
     eval_sample: int = 2048,
+    train_sizes: Sequence[int | None] | None = None,
+    obs_scale: float = 1.0,
     device: str | torch.device | None = None,
 ) -> ISRResult:
     """Train one ISR per dataset, stacked (PAPER.md §4).
@@ -301,6 +310,13 @@ def train_isr(
         config: the ISR hyperparameters of the figure.
         eval_sample: at most this many training transitions (a fixed random subset) for the
             train-MSE points; the held-out MSE uses the whole held-out split.
+        train_sizes: per run, train on only the first k transitions of the chronological
+            training split (None: all of it). The held-out split stays the last
+            ``config.test_fraction`` of the whole dataset, so the ISRs of Fig. 3b that see
+            different amounts of data are all tested on one held-out set per seed.
+        obs_scale: factor on the view's channels: 1 (the raw codes) for the single-agent ISR
+            of PAPER.md §4; in the two-agent world the world's scale, the same as its policy's
+            (PAPER.md §7).
         device: where to train (``valint.nets.select_device``).
 
     Returns:
@@ -311,16 +327,26 @@ def train_isr(
     # thread team costs more in hand-offs than it saves, its worker threads do not flush
     # subnormals (flushed_denormals), and it stalls whenever another program shares the cores.
     with torch_threads(1) if dev.type == "cpu" else contextlib.nullcontext():
-        return _train_isr(datasets, seeds, config, eval_sample=eval_sample, dev=dev)
+        return _train_isr(datasets, seeds, config, eval_sample=eval_sample,
+                          train_sizes=train_sizes, obs_scale=obs_scale, dev=dev)
 
 
 def _train_isr(datasets: Sequence[Transitions], seeds: Sequence[int], config: ISRConfig, *,
-               eval_sample: int, dev: torch.device) -> ISRResult:
+               eval_sample: int, train_sizes: Sequence[int | None] | None,
+               obs_scale: float, dev: torch.device) -> ISRResult:
     assert len(datasets) == len(seeds), "one seed per dataset"
-    data = StackedData(datasets, dev)
+    data = StackedData(datasets, dev, obs_scale=obs_scale)
     n_runs = len(datasets)
     rngs = numpy_rngs(seeds, DRAW_STREAM)
     splits = [d.split(config.test_fraction) for d in datasets]
+    if train_sizes is not None:
+        assert len(train_sizes) == n_runs, "one train size per dataset"
+        for k, (train, _) in zip(train_sizes, splits):
+            if k is not None and not 1 <= k <= len(train):
+                raise ValueError(f"train size {k} must lie between 1 and the {len(train)} "
+                                 "transitions of the training split")
+        splits = [(train if k is None else train[:k], test)
+                  for k, (train, test) in zip(train_sizes, splits)]
     n_draws = [config.epochs * len(train) for train, _ in splits]
     if config.max_draws is not None:
         n_draws = [min(n, config.max_draws) for n in n_draws]
@@ -420,9 +446,17 @@ def predict(
     actions: np.ndarray,
     partner_actions: np.ndarray | None = None,
     partner_cells: np.ndarray | None = None,
+    *,
+    obs_scale: float = 1.0,
 ) -> np.ndarray:
-    """R_i = ISR(s, a) for one observation per run: ``obs (R, 9, 9, 4)`` -> ``(R,)`` float32."""
+    """R_i = ISR(s, a) for one observation per run: ``obs (R, 9, 9, 4)`` -> ``(R,)`` float32.
+
+    ``obs_scale`` multiplies the view's channels, as in :func:`train_isr`.
+    """
     codes = isr_codes(obs, actions, partner_actions, partner_cells)
     device = params["conv1.w"].device
     x = torch.from_numpy(codes).to(device=device, dtype=torch.float32)
+    scale = _view_scale(obs.shape[-1], codes.shape[1] // 81, obs_scale, device)
+    if scale is not None:
+        x.mul_(scale)
     return isr_kernel(params).forward(x, 1, mode="predict")[:, 0, 0].cpu().numpy().astype(np.float32)

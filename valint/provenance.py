@@ -8,6 +8,8 @@ a copy of the package outside a git checkout; such fields read ``"not installed"
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import os
 import platform
@@ -34,6 +36,21 @@ PACKAGES = (
     "matplotlib",
 )
 """Distributions whose versions are recorded, in this order."""
+
+SCIENCE_MODULES = (
+    "config",
+    "envs",
+    "prosocial",
+    "social",
+    "isr",
+    "nets",
+    "ppo",
+    "experiments",
+)
+"""Modules of ``valint`` whose change can change a number in a figure's tables: the profiles,
+the worlds, the caregiver, the ISR, the learner and the protocol. The statistics, the claims
+ledger, the plots and the book read tables and are left out, so that changing a verdict rule
+does not throw away hours of training."""
 
 UNKNOWN = "unknown"
 NOT_INSTALLED = "not installed"
@@ -96,6 +113,21 @@ def git_state(package_dir: str | Path | None = None) -> tuple[str, bool | str]:
     return commit, (UNKNOWN if status is None else bool(status))
 
 
+@functools.cache
+def science_code_hash() -> str:
+    """Hash of the source of :data:`SCIENCE_MODULES`: 16 hex digits of a sha256.
+
+    It is part of every results-store key (``valint.experiments``), so a run cached before a
+    change to, say, ``ppo.py`` is never reused by the changed code, and it is recorded with
+    every run so that a page can say which code made a number.
+    """
+    digest = hashlib.sha256()
+    for name in SCIENCE_MODULES:
+        digest.update(name.encode() + b"\0")
+        digest.update((_PACKAGE_DIR / f"{name}.py").read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def _cpu_description() -> str:
     """Name the processor and the number of cores this process may use."""
     name = ""
@@ -152,7 +184,8 @@ def provenance(
 
     Returns:
         A flat JSON-able dict: ``profile``, ``config_key``, ``wall_time_s``,
-        ``timestamp_utc`` (ISO 8601), ``valint_version``, ``<package>_version`` for each of
+        ``timestamp_utc`` (ISO 8601), ``valint_version``, ``science_code``
+        (:func:`science_code_hash`), ``<package>_version`` for each of
         :data:`PACKAGES` (``"not installed"`` when absent), ``python_version``, ``platform``,
         ``git_commit`` and ``git_dirty`` (see :func:`git_state`), ``torch_num_threads`` and
         ``device``.
@@ -171,6 +204,7 @@ def provenance(
         "wall_time_s": None if wall_time_s is None else float(wall_time_s),
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "valint_version": __version__,
+        "science_code": science_code_hash(),
     }
     record.update((f"{name}_version", package_version(name)) for name in PACKAGES)
     record.update(

@@ -33,7 +33,7 @@ import secrets
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +412,11 @@ class ResultsStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.used: list[str] = []
+        """Keys of the entries read or written through this object, in order of use."""
+
+    def _note(self, key: str) -> None:
+        self.used.append(key)
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
@@ -481,6 +486,7 @@ class ResultsStore:
             )
             self._remove_if_same(path, identity)
             return None
+        self._note(key)
         return payload
 
     @staticmethod
@@ -550,7 +556,49 @@ class ResultsStore:
         path = self.root / f"{key}.npz"
         _write_atomic(path, entry, key)
         _write_atomic(self.root / f"{key}.json", sidecar_bytes, key)
+        self._note(key)
         return path
+
+    def runs_table(self, keys: Iterable[str]) -> pd.DataFrame:
+        """Who made each of these entries: one row per distinct key, from its JSON sidecar.
+
+        The provenance stored with each run (issue 11: a page shows the runs behind its numbers,
+        not only the build that showed them). A missing or unreadable sidecar gives a row of
+        "not recorded".
+
+        Returns:
+            Columns ``key`` (12 hex digits), ``kind`` (phase1, isr, phase2), ``seed``,
+            ``condition``, ``science_code``, ``git_commit``, ``timestamp_utc``, ``device``,
+            ``wall_time_s`` (of the batch the run was trained in), ``batch_runs``.
+        """
+        rows = []
+        for key in dict.fromkeys(keys):
+            try:
+                sidecar = json.loads((self.root / f"{key}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                sidecar = {}
+            config = sidecar.get("config", {})
+            prov = sidecar.get("provenance", {})
+            run = config.get("run", {})
+            phase1 = config.get("phase1", config)
+            rows.append(
+                {
+                    "key": key[:12],
+                    "kind": config.get("kind", "not recorded"),
+                    "seed": run.get("seed", phase1.get("seed")),
+                    "condition": run.get("condition", "oracle" if config.get("kind") == "phase1" else ""),
+                    **{
+                        name: prov.get(name, "not recorded")
+                        for name in ("science_code", "git_commit", "timestamp_utc", "device",
+                                     "wall_time_s", "batch_runs")
+                    },
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=["key", "kind", "seed", "condition", "science_code", "git_commit",
+                     "timestamp_utc", "device", "wall_time_s", "batch_runs"],
+        )
 
     def clean_temporaries(self, *, min_age_s: float = 3600.0) -> list[Path]:
         """Remove temporary files left behind by killed writers.
