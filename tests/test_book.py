@@ -23,12 +23,14 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from valint import book
+from valint import book, offline, student
 from valint.claims import LEDGER_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 INFRASTRUCTURE_CHAPTERS = ("fig2", "report", "rerun")
 FIGURE_CHAPTERS = tuple(name for name in book.NOTEBOOK_ORDER if name.startswith("fig"))
+OFFLINE_PAGES = ("book/intro", "book/generated/fig5", "book/generated/report",
+                 "book/generated/teaching")
 FORBIDDEN_IN_PAGES = ("Traceback (most recent call last)", "PapermillExecutionError",
                       "injected-parameters", "\u2588")
 TQDM_BAR = re.compile(r"\d+%\|")
@@ -52,8 +54,9 @@ def _copy_sources(destination: Path) -> Path:
 
 def _ledger_row(figure: str, claim_id: str, verdict: str) -> dict[str, object]:
     return {"claim_id": claim_id, "figure": figure, "claim": "a claim of the test",
-            "paper": "p = 0.03", "measured": "p = 0.04", "verdict": verdict,
-            "method": "Student t-test", "n_seeds": 2, "profile": "smoke"}
+            "paper": "p = 0.03", "as_published": "", "measured": "p = 0.04",
+            "verdict": verdict, "margin": "", "method": "Student t-test", "n_seeds": 2,
+            "profile": "smoke"}
 
 
 def _notebook(path: Path, *sources: str) -> Path:
@@ -123,6 +126,96 @@ def _screenshot(page: Path, png: Path) -> None:
     subprocess.run(command, capture_output=True, timeout=180, check=False)
 
 
+NO_NETWORK_FLAGS = (
+    # A proxy to a closed port on this machine and a resolver that finds no host: any request
+    # for a network resource fails, and the net log records it.
+    "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+)
+RAW_TEX = re.compile(r"\\[()\[\]]|\$[^$\s][^$]*\$|\\(?:frac|mathrm|text|times|cdot|left|right)\b")
+EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+
+
+class _Resources(HTMLParser):
+    """What a page loads: scripts, stylesheets, icons, images, frames, media."""
+
+    LOADING = {("script", "src"), ("img", "src"), ("iframe", "src"), ("source", "src"),
+               ("video", "src"), ("audio", "src"), ("embed", "src"), ("object", "data"),
+               ("link", "href")}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "link" and not {"stylesheet", "icon", "preload", "modulepreload",
+                                  "manifest"} & set((values.get("rel") or "").split()):
+            return  # a link to another page loads nothing
+        self.urls += [value for name, value in attrs
+                      if (tag, name) in self.LOADING and value]
+
+
+class _RenderedText(HTMLParser):
+    """The text a reader sees outside code, scripts and typeset math; and the math typeset."""
+
+    SKIP = {"script", "style", "pre", "code", "mjx-container", "noscript", "template"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.text: list[str] = []
+        self.typeset = 0
+        self.errors = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.typeset += tag == "mjx-container"
+        self.errors += tag == "mjx-merror"
+        self.depth += tag in self.SKIP
+
+    def handle_endtag(self, tag: str) -> None:
+        self.depth -= tag in self.SKIP and self.depth > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self.depth:
+            self.text.append(data)
+
+
+def _math_elements(html: str) -> int:
+    """How many math elements Sphinx wrote into a page for MathJax to typeset."""
+    return len(re.findall(r'<(?:span|div) class="math[ "]', html))
+
+
+def _load_offline(page: Path, work: Path, *, screenshot: Path | None = None) -> tuple[str, list[str]]:
+    """Load ``page`` in headless Chromium with the network disabled.
+
+    Returns the DOM after the page's scripts ran (MathJax included), and every URL the page
+    asked for that is not a local file (from Chromium's net log; the browser's own background
+    requests are left out, they carry no page as their initiator).
+    """
+    net_log = work / "net-log.json"
+    command = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", *NO_NETWORK_FLAGS, f"--user-data-dir={work / 'chromium-profile'}",
+        f"--log-net-log={net_log}", "--virtual-time-budget=20000",
+    ]
+    if screenshot is None:
+        command.append("--dump-dom")
+    else:
+        command += [f"--screenshot={screenshot}", "--window-size=1280,2000"]
+    done = subprocess.run([*command, page.as_uri()], capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = json.loads(net_log.read_text())
+    start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    requested = [event["params"]["url"] for event in log["events"]
+                 if event["type"] == start_job and "url" in event.get("params", {})
+                 and (event["params"].get("initiator") == "null"
+                      or "file://" in event["params"].get("network_isolation_key", ""))]
+    remote = [url for url in requested if not url.startswith(("file:", "data:", "blob:"))]
+    return done.stdout, remote
+
+
 def test_check_profile_names_the_option_and_the_allowed_values() -> None:
     with pytest.raises(ValueError, match=r"--profile must be one of paper, quick, smoke"):
         book.check_profile("full")
@@ -169,6 +262,24 @@ def test_saved_claims_load_back_in_chapter_order(tmp_path: Path,
     assert claims.loc[0, "paper"] == "p = 0.03"
     assert book.verdict_counts(claims) == {"holds": 2, "fails": 1, "inconclusive": 0}
     assert book.profiles_in(claims) == "smoke"
+
+
+def test_a_claim_repeated_on_the_same_runs_is_counted_once(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALINT_BOOK_GENERATED", str(tmp_path))
+    book.save_claims(pd.DataFrame([_ledger_row("fig1", "fig1_none_unlearns", "holds")]), "fig1")
+    book.save_claims(pd.DataFrame([_ledger_row("fig4", "fig4_none_unlearns", "holds"),
+                                   _ledger_row("fig4", "fig4_isr_no_loss", "fails")]), "fig4")
+    claims = book.load_claims()
+    assert len(claims) == 3
+    unique = book.unique_claims(claims)
+    assert list(unique["claim_id"]) == ["fig1_none_unlearns", "fig4_isr_no_loss"]
+    assert book.verdict_counts(unique) == {"holds": 1, "fails": 1, "inconclusive": 0}
+    # Without Fig. 1 in the build, Fig. 4's row is the only one of that claim and stays.
+    alone = claims[claims["figure"] == "fig4"]
+    assert list(book.unique_claims(alone)["claim_id"]) == ["fig4_isr_no_loss", "fig4_none_unlearns"]
+    # Empty margins and published tests read back as empty text, not "nan".
+    assert claims.loc[0, "margin"] == "" and claims.loc[0, "as_published"] == ""
 
 
 def test_load_claims_without_files_is_an_empty_ledger(tmp_path: Path) -> None:
@@ -348,3 +459,124 @@ def test_page_screenshot_is_not_blank(built_book: BuiltBook, page: str, tmp_path
     assert pixels.shape[:2] == (2000, 1280)
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50, f"{page} is nearly one colour"
     assert (pixels < 200).any(axis=2).mean() > 0.01, f"{page} is nearly empty"
+
+
+
+def test_mathjax_comes_from_the_pinned_package_and_a_url_is_refused() -> None:
+    tree = offline.mathjax_tree()
+    assert (tree / offline.ENTRY_POINT).is_file()
+    assert (tree / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    from sphinx.errors import ExtensionError
+
+    class Config:
+        mathjax_path = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+
+    with pytest.raises(ExtensionError, match="mathjax_path: mathjax/tex-mml-chtml.js"):
+        offline._check_config(None, Config())
+    Config.mathjax_path = "mathjax/tex-mml-chtml.js"
+    offline._check_config(None, Config())
+    import yaml
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]
+    assert "valint.offline" in config["extra_extensions"]
+    assert config["config"]["mathjax_path"] == "mathjax/tex-mml-chtml.js"
+
+
+def test_rendered_text_check_finds_raw_tex() -> None:
+    for raw in (r"<p>the cost \(R_e\)</p>", "<p>the cost $R_e$</p>", r"<div>\[U\]</div>"):
+        parser = _RenderedText()
+        parser.feed(raw)
+        assert RAW_TEX.search("".join(parser.text)), raw
+    parser = _RenderedText()
+    parser.feed('<p>the cost <mjx-container>R</mjx-container></p><pre>echo "$HOME"</pre>')
+    assert not RAW_TEX.search("".join(parser.text)) and parser.typeset == 1
+
+
+@pytest.mark.slow
+def test_pages_load_nothing_from_the_network(built_book: BuiltBook) -> None:
+    pages = _pages(built_book)
+    assert pages
+    for page in pages:
+        parser = _Resources()
+        parser.feed(page.read_text())
+        remote = [url for url in parser.urls if EXTERNAL.match(url)]
+        assert not remote, f"{page.relative_to(built_book.html)} loads {remote}"
+    for sheet in built_book.html.rglob("*.css"):
+        css = sheet.read_text(errors="replace")
+        assert not re.search(r"url\(\s*['\"]?(?:https?:)?//|@import\s+(?:url\()?['\"]?(?:https?:)?//",
+                             css, re.I), f"{sheet} loads a network resource"
+    intro = (built_book.html / "book" / "intro.html").read_text()
+    assert 'src="../_static/mathjax/tex-mml-chtml.js"' in intro
+    assert (built_book.html / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+@pytest.mark.parametrize("page", OFFLINE_PAGES)
+def test_page_renders_its_equations_without_a_network(built_book: BuiltBook, page: str,
+                                                      tmp_path: Path) -> None:
+    path = built_book.html / f"{page}.html"
+    if not path.exists():
+        pytest.skip(f"{page} was not built (its chapter notebook is not written yet)")
+    expected = _math_elements(path.read_text())
+    assert expected > 0, f"{page} has no equation to check"
+    dom, remote = _load_offline(path, tmp_path)
+    assert not remote, f"{page} asked the network for {remote}"
+    rendered = _RenderedText()
+    rendered.feed(dom)
+    assert rendered.typeset >= expected, (f"{page}: MathJax typeset {rendered.typeset} of "
+                                          f"{expected} equations")
+    assert rendered.errors == 0, f"{page}: MathJax reported {rendered.errors} TeX errors"
+    text = " ".join("".join(rendered.text).split())
+    raw = RAW_TEX.search(text)
+    assert raw is None, f"{page}: raw TeX left in the page: ...{text[max(raw.start() - 60, 0):raw.end() + 60]}..."
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_offline_screenshot_shows_the_typeset_equation(built_book: BuiltBook, tmp_path: Path) -> None:
+    png = tmp_path / "intro.png"
+    _, remote = _load_offline(built_book.html / "book" / "intro.html", tmp_path, screenshot=png)
+    assert not remote
+    keep = os.environ.get("VALINT_KEEP_SCREENSHOT")
+    if keep:  # for a person to look at
+        shutil.copy2(png, keep)
+    from PIL import Image
+
+    with Image.open(png) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.shape[:2] == (2000, 1280)
+    assert (pixels < 200).any(axis=2).mean() > 0.01
+
+
+@pytest.mark.slow
+def test_build_times_record_the_machine_and_the_store(built_book: BuiltBook) -> None:
+    times = book.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
+    assert list(times.columns) == list(book.BUILD_TIME_COLUMNS)
+    assert (times["cores"] >= 1).all() and (times["load_avg_1min"] >= 0).all()
+    assert times["store_entries_before"].iloc[0] == 0  # the test book starts from an empty store
+    trained = times.set_index("notebook")["store_entries_written"]
+    assert trained.sum() > 0 and (trained >= 0).all()
+    if "fig1" in trained:
+        assert trained["fig1"] > 0
+
+
+@pytest.mark.slow
+def test_teaching_page_shows_the_build_times_of_its_live_runs(built_book: BuiltBook) -> None:
+    page = built_book.page("teaching")
+    if not page.exists():
+        pytest.skip("the teaching page was not built")
+    html = page.read_text()
+    times = book.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+             for row in rows]
+    live = {row[1]: row for row in cells if len(row) == 8 and row[0] in ("lecture", "lab")}
+    assert sorted(live) == ["fig1", "fig4", "fig5", "fig6"]
+    for chapter, row in live.items():
+        measured = times.loc[times["notebook"] == chapter].iloc[0]
+        assert row[4] == student.format_duration(measured["wall_time_s"]), chapter
+        assert row[5] == measured["profile"] == "smoke", chapter
+    for part in ("A lecture on Figures 1 and 4", "A lab on Figures 5 and 6", "Exercise"):
+        assert part in html
+    assert "Solution" not in html.split("A lecture on Figures 1 and 4", 1)[1]

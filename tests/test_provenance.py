@@ -173,4 +173,4 @@ def test_science_code_hash_covers_the_science_modules_and_keys_every_run(tmp_pat
     assert same == key["code"]
     assert changed != same
     # The statistics and the claims do not make numbers of the tables; they are not hashed.
-    assert not {"stats", "claims", "plots", "book"} & set(prov.SCIENCE_MODULES)
+    assert not {"stats", "claims", "plots", "book", "config"} & set(prov.SCIENCE_MODULES)

@@ -46,10 +46,15 @@ def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict[str, pd.DataFrame]:
+def reference(tmp_path_factory) -> tuple[dict[str, pd.DataFrame], int]:
+    """The uninterrupted run's tables, and how many entries its store holds when done."""
     root = tmp_path_factory.mktemp("reference")
     _run(root / "store", root / "out")
-    return _tables(root / "out")
+    return _tables(root / "out"), len(list(ResultsStore(root / "store").keys()))
+
+
+def _n_entries(store: Path) -> int:
+    return len(list(ResultsStore(store).keys()))
 
 
 def _assert_every_entry_complete(store: Path) -> None:
@@ -66,24 +71,35 @@ def _assert_every_entry_complete(store: Path) -> None:
 
 
 def test_smoke_figure_is_bit_identical_across_processes(tmp_path, reference):
+    tables, _ = reference
     _run(tmp_path / "store", tmp_path / "out")
-    _assert_same(_tables(tmp_path / "out"), reference)
-    curves = reference["curves.csv"]
+    _assert_same(_tables(tmp_path / "out"), tables)
+    curves = tables["curves.csv"]
     assert len(curves) > 0 and curves["goals_per_episode"].notna().all()
 
 
 def test_sigkill_then_resume_gives_the_uninterrupted_numbers(tmp_path, reference):
+    """Kill the run twice, each time soon after it stored new entries (after phase 1, then
+    after the ISRs): the store must then hold some but not all of the run's entries, every one
+    of them whole, and the resumed run must give the uninterrupted numbers."""
+    tables, total = reference
     store = tmp_path / "store"
     delays = random.Random(20240719)
-    for attempt in range(3):
+    for attempt in range(2):
+        before = _n_entries(store)
         proc = subprocess.Popen(
             _command(store, tmp_path / f"killed{attempt}"), env=_env(),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        time.sleep(delays.uniform(2.0, 7.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 300
+        while _n_entries(store) == before and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(delays.uniform(0.0, 0.2))
+        assert proc.poll() is None, "the run finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        held = _n_entries(store)
+        assert before < held < total, (before, held, total)
         _assert_every_entry_complete(store)
     _run(store, tmp_path / "resumed")
-    _assert_same(_tables(tmp_path / "resumed"), reference)
+    _assert_same(_tables(tmp_path / "resumed"), tables)

@@ -1,15 +1,19 @@
-"""Command line: ``python -m valint run FIGURE``, ``python -m valint book``, ``python -m valint bench``.
+"""Command line: ``python -m valint run FIGURE``, ``record FIGURE``, ``book``, ``bench`` and
+``student CHAPTER DIR``.
 
 ``run`` re-runs one figure of the paper and writes its tidy tables as CSV, its claims ledger
 as ``claims.json`` (PAPER.md §2: claim id, what the paper reports, what this run measured, the
 verdict) and the provenance of the run. Every parameter is checked before any work starts and
 before anything is written; a bad one exits with status 2 and one line naming the parameter and
 what is allowed.
+
+``record`` runs one part of a figure at the paper's protocol (a group of seeds; for Fig. 5 one
+layout) into ``records/paper/<figure>/<part>/`` and verifies it; ``record FIGURE --check``
+recomputes the verdicts of every recorded part from its tables (``valint.records``).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,8 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", type=_figure_param, default=[],
         help="a figure parameter, e.g. --param layout=x (fig5, fig6) or --param isr_pay=gate",
     )
+    record = sub.add_parser(
+        "record", help="run one part of a figure at the paper's protocol into records/paper/")
+    record.add_argument("figure", help=f"one of {', '.join(FIGURES)}")
+    record.add_argument("--seeds", type=_int_arg("--seeds"), default=None,
+                        help="number of seeds of this part (default: the paper's ten)")
+    record.add_argument("--seed-offset", type=_int_arg("--seed-offset"), default=0, help="first seed")
+    record.add_argument("--param", action="append", type=_figure_param, default=[],
+                        help="a figure parameter of this part, e.g. --param layout=x (fig5)")
+    record.add_argument("--root", default=None, help="records folder (default records/paper)")
+    record.add_argument("--store", default=None, help="results store (default $VALINT_RESULTS or results/)")
+    record.add_argument("--check", action="store_true",
+                        help="recompute the verdicts of every recorded part and compare")
     sub.add_parser("book", help="execute the notebooks and build the book", add_help=False)
     sub.add_parser("bench", help="measure training throughput", add_help=False)
+    sub.add_parser("student", help="write a student's copy of a chapter (no solutions)",
+                   add_help=False)
     return parser
 
 
@@ -64,7 +82,7 @@ def _int_arg(name: str):
 def run_command(args: argparse.Namespace) -> int:
     """``python -m valint run``: validate, run, then write the results."""
     from valint.experiments import default_store, run_figure, validate
-    from valint.provenance import provenance
+    from valint.records import write_outputs
     from valint.store import ResultsStore
 
     params = dict(args.param)
@@ -86,19 +104,44 @@ def run_command(args: argparse.Namespace) -> int:
     result = run_figure(
         args.figure, args.profile, seeds=args.seeds, seed_offset=args.seed_offset, store=store, **params
     )
-    out = Path(args.out or f"out/{args.figure}-{args.profile}")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in result.tables.items():
-        table.to_csv(out / f"{name}.csv", index=False)
-    result.claims.to_csv(out / "claims.csv", index=False)
-    (out / "claims.json").write_text(json.dumps(result.claims.to_dict(orient="records"), indent=2) + "\n")
-    prov = provenance(profile=result.profile.name, wall_time_s=result.wall_time_s)
-    prov |= {"figure": args.figure, "seeds": list(result.seeds), "params": result.params}
-    (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")
+    out = write_outputs(result, Path(args.out or f"out/{args.figure}-{args.profile}"))
     verdicts = result.claims["verdict"].value_counts().to_dict() if len(result.claims) else {}
     print(f"{args.figure} ({args.profile}, {len(result.seeds)} seeds) in {result.wall_time_s:.1f} s: {verdicts}")
     print(f"wrote {out}/")
     return 0
+
+
+def record_command(args: argparse.Namespace) -> int:
+    """``python -m valint record``: one part of a paper-scale record, or ``--check`` them all."""
+    from valint import records
+    from valint.experiments import DEFAULTS, validate
+
+    root = Path(args.root) if args.root else records.RECORDS_ROOT
+    params = dict(args.param)
+    try:
+        _, seeds, merged = validate(args.figure, "paper", args.seeds, args.seed_offset, params)
+    except ValueError as err:
+        print(f"valint: error: {err}", file=sys.stderr)
+        return 2
+    if args.check:
+        checked = records.check_record(args.figure, root)
+        if checked.empty:
+            print(f"valint: {args.figure} has no recorded part under {root}", file=sys.stderr)
+            return 1
+        print(checked.to_string(index=False))
+        return 0 if checked["agree"].all() else 1
+    part = records.part_name(seeds, merged, DEFAULTS.get(args.figure, {}))
+    args.profile, args.out = "paper", str(root / args.figure / part)
+    status = run_command(args)
+    if status == 0:
+        checked = records.check_record(args.figure, root)
+        mine = checked[checked["part"] == part]
+        if mine.empty or not mine["agree"].all():
+            print(f"valint: the verdicts recomputed from {args.out} differ from its ledger",
+                  file=sys.stderr)
+            return 1
+        print(f"verified {args.out}/: {len(mine)} verdicts recomputed from its tables agree")
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,8 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from valint.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv and argv[0] == "student":
+        from valint.student import main as student_main
+
+        return student_main(argv[1:])
     args = build_parser().parse_args(argv)
-    return run_command(args)
+    return record_command(args) if args.command == "record" else run_command(args)
 
 
 if __name__ == "__main__":

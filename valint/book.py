@@ -36,17 +36,30 @@ from typing import get_args
 import nbformat
 import pandas as pd
 
-from valint.claims import LEDGER_COLUMNS, Verdict
+from valint.claims import LEDGER_COLUMNS, SAME_CLAIM, Verdict
 from valint.config import PROFILE_NAMES
 
 NOTEBOOK_ORDER: tuple[str, ...] = (
     "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "statistics", "report", "rerun",
+    "teaching",
 )
-"""The chapters, in the order they are executed. ``report`` and ``rerun`` come last because
-they read what the others wrote (claims, build times)."""
+"""The chapters, in the order they are executed. ``report``, ``rerun`` and ``teaching`` come
+last because they read what the others wrote (claims, build times)."""
+
+BUILD_TIME_COLUMNS: tuple[str, ...] = (
+    "notebook", "profile", "wall_time_s", "cores", "load_avg_1min", "store_entries_before",
+    "store_entries_written",
+)
+"""Columns of ``build_times.csv``: the chapter, the profile it ran with, its wall time, the
+CPU cores this process could use, the machine's 1-minute load average when the chapter finished
+(its own kernel included), and the entries of the results store before it ran and those it
+added (0 when everything it needed was already stored, so its time is no training time)."""
 
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 """The verdicts a claim can get: holds, fails, inconclusive (valint.claims)."""
+
+TEXT_COLUMNS: tuple[str, ...] = ("paper", "as_published", "measured", "margin", "method")
+"""Ledger columns read back as text; an empty one (no published test, no margin) stays ''."""
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The source tree this package was imported from; the default book source."""
@@ -95,6 +108,13 @@ def generated_dir() -> Path:
     return Path(configured) if configured else source_root() / "book" / "generated"
 
 
+def paper_data_dir() -> Path:
+    """Where the authors' per-seed CSVs are read from (PAPER.md §10): ``$VALINT_PAPER_DATA``
+    when set, else ``shared/paper/`` beside the repository. They are never copied into it."""
+    configured = os.environ.get("VALINT_PAPER_DATA")
+    return Path(configured) if configured else source_root() / ".." / "shared" / "paper"
+
+
 def save_claims(claims: pd.DataFrame, figure: str) -> Path:
     """Save one figure's claims ledger for the reproduction report.
 
@@ -126,7 +146,8 @@ def load_claims(directory: Path | None = None) -> pd.DataFrame:
     folder = generated_dir() / "claims" if directory is None else Path(directory)
     frames = []
     for path in sorted(folder.glob("*.csv")):
-        frame = pd.read_csv(path, dtype={"paper": str, "measured": str})
+        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                            na_values={c: [""] for c in LEDGER_COLUMNS if c not in TEXT_COLUMNS})
         _check_claim_columns(frame, path.name)
         if len(frame):
             frames.append(frame.loc[:, list(LEDGER_COLUMNS)])
@@ -137,6 +158,67 @@ def load_claims(directory: Path | None = None) -> pd.DataFrame:
     order = claims["figure"].map(position).fillna(len(position))
     return claims.assign(_order=order).sort_values(["_order", "claim_id"], kind="stable").drop(
         columns="_order").reset_index(drop=True)
+
+
+def unique_claims(claims: pd.DataFrame) -> pd.DataFrame:
+    """The ledger with each claim once: a row that repeats another claim's test on the same
+    runs (``valint.claims.SAME_CLAIM``, e.g. Fig. 4a's unlearning is Fig. 1b's) is dropped when
+    the claim it repeats is present.
+
+    Args:
+        claims: a claims ledger, as from ``load_claims``.
+    """
+    present = set(claims["claim_id"])
+    repeats = [c for c, same in SAME_CLAIM.items() if c in present and same in present]
+    return claims[~claims["claim_id"].isin(repeats)].reset_index(drop=True)
+
+
+def verdict_phrase(claims: pd.DataFrame, claim_id: str) -> str:
+    """A claim's verdict as words for a sentence of the page: "holds", "fails" or "is
+    inconclusive", so that the prose says what the ledger computed, whatever it computed.
+
+    Args:
+        claims: a claims ledger (``FigureResult.claims``).
+        claim_id: the claim, e.g. ``"fig4_isr_no_loss"``.
+
+    Raises:
+        ValueError: if the ledger has no such claim (naming the claims it has).
+    """
+    match = claims.loc[claims["claim_id"] == claim_id, "verdict"]
+    if match.empty:
+        raise ValueError(f"claim_id={claim_id!r} is not in this ledger; it holds "
+                         f"{', '.join(map(repr, claims['claim_id']))}")
+    verdict = str(match.iloc[0])
+    return "is inconclusive" if verdict == "inconclusive" else verdict
+
+
+def agreement_sentences(analyses: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """Say in words, per contrast, which analyses find a difference at ``alpha`` and which do
+    not (``valint.stats.fig5_analyses``), so that a page never states an agreement that its
+    numbers do not show.
+
+    Returns:
+        One sentence per contrast, e.g. "For frozen - isr all 5 analyses find a difference at
+        0.05." or "For isr - oracle, 3 analyses find a difference at 0.05 (…) and 2 do not
+        (…)."
+    """
+    sentences = []
+    for contrast, rows in analyses.groupby("contrast", sort=False):
+        significant = rows["p_value"] < alpha
+        yes = list(rows.loc[significant, "analysis"])
+        no = list(rows.loc[~significant, "analysis"])
+        if not no:
+            sentences.append(f"For {contrast} all {len(yes)} analyses find a difference at {alpha}.")
+        elif not yes:
+            sentences.append(f"For {contrast} none of the {len(no)} analyses finds a difference "
+                             f"at {alpha}.")
+        else:
+            sentences.append(
+                f"For {contrast}, {len(yes)} of the {len(rows)} analyses find a difference at "
+                f"{alpha} ({'; '.join(yes)}) and {len(no)} "
+                f"{'does' if len(no) == 1 else 'do'} not ({'; '.join(no)})."
+            )
+    return " ".join(sentences)
 
 
 def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
@@ -171,25 +253,166 @@ def claims_table(claims: pd.DataFrame):
     """The claims ledger as a table for a page, one row per claim, verdicts coloured.
 
     Columns: the figure; the claim in the paper's words with its ``claim_id`` below; the
-    paper's numbers; ours, with the method below; the run (seeds and profile); the verdict.
+    paper's numbers; the paper's own test re-run on our data; our sound test, with the
+    equivalence margin (for claims of no difference) and the method below; the run (seeds and
+    profile); the verdict.
 
     Args:
         claims: a claims ledger, as from ``load_claims``.
     """
-    figure, claim, claim_id, paper, measured, method, n_seeds, profile, verdict = (
-        _escaped(claims, column) for column in
-        ("figure", "claim", "claim_id", "paper", "measured", "method", "n_seeds", "profile",
-         "verdict"))
+    (figure, claim, claim_id, paper, as_published, measured, margin, method, n_seeds, profile,
+     verdict) = (_escaped(claims, column) for column in
+                 ("figure", "claim", "claim_id", "paper", "as_published", "measured", "margin",
+                  "method", "n_seeds", "profile", "verdict"))
+    margin_note = margin.where(margin == "", "<br>margin: " + margin)
     shown = pd.DataFrame({
         "Figure": figure,
         "Claim": claim + "<br><code>" + claim_id + "</code>",
         "Paper": paper,
-        "Ours": measured + "<br><em>" + method + "</em>",
+        "Paper's test, our data": as_published.where(as_published != "", "\u2013"),
+        "Ours": measured + margin_note + "<br><em>" + method + "</em>",
         "Run": n_seeds + " seeds, " + profile,
         "Verdict": verdict,
     })
     return show_table(shown).map(lambda verdict: _VERDICT_COLOURS.get(verdict, ""),
                                  subset=["Verdict"])
+
+
+def _admonition(kind: str, title: str, body: str) -> str:
+    """An admonition box as HTML (the theme styles Sphinx's admonition classes)."""
+    return (f'<div class="admonition {kind}"><p class="admonition-title">{html.escape(title)}'
+            f'</p><p>{body}</p></div>')
+
+
+def record_note(record):
+    """What a chapter can say about its paper-scale record (``valint.records.Record``).
+
+    A note naming the parts, their date, commit, machine and wall time and what is still
+    missing; a warning box naming both hashes when a part was made by other science code than
+    the current one; a note that no record exists yet when it is empty.
+    """
+    from IPython.display import HTML
+
+    from valint.provenance import science_code_hash
+
+    if record.empty:
+        return HTML(_admonition("note", "No paper-scale record yet",
+                           f"This figure has no recorded run at the paper's protocol yet "
+                           f"(missing: {html.escape(record.missing)}). Make one with "
+                           f"<code>python -m valint record {record.figure}</code>; the section "
+                           "below re-runs the figure at this build's profile."))
+    parts = record.parts
+    hours = pd.to_numeric(parts["wall_time_s"], errors="coerce").sum() / 3600
+    lines = "; ".join(
+        f"<code>{html.escape(str(r.part))}</code> on {html.escape(str(r.timestamp_utc))[:10]}, "
+        f"commit {html.escape(str(r.git_commit))[:10]}, {html.escape(str(r.device))}"
+        for r in parts.itertuples())
+    missing = (f" Still missing for the paper's protocol: {html.escape(record.missing)}; the "
+               "statistics below use the seeds recorded so far.") if record.missing else ""
+    boxes = [_admonition("note", "Paper-scale record",
+                         f"{len(parts)} part(s), {hours:.2f} h of computing: {lines}.{missing}")]
+    stale = record.stale_codes
+    if stale:
+        boxes.append(_admonition(
+            "warning", "This record was made by other code",
+            f"Parts of this record were made by science code {', '.join(stale)}; the current "
+            f"code is {science_code_hash()}. Its numbers may differ from what the current code "
+            "gives; re-record the figure to refresh them."))
+    return HTML("".join(boxes))
+
+
+def record_verdicts(figures: Sequence[str] | None = None) -> pd.DataFrame:
+    """The paper-scale verdicts of every recorded figure, recomputed from the records' tables.
+
+    Returns:
+        The merged claims ledger of every figure that has a record (``LEDGER_COLUMNS``) plus
+        ``stale`` (made by other science code) and ``missing`` (what the record still lacks).
+    """
+    from valint import records
+    from valint.config import FIGURES
+
+    frames = []
+    for figure in figures or FIGURES:
+        record = records.load_record(figure)
+        if record.empty:
+            continue
+        frames.append(record.claims().assign(stale=bool(record.stale_codes),
+                                             missing=record.missing))
+    if not frames:
+        return pd.DataFrame(columns=[*LEDGER_COLUMNS, "stale", "missing"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
+    """The report's headline: how many claims have a paper-scale verdict, and which verdicts.
+
+    Args:
+        recorded: ``record_verdicts()``, one row per recorded claim.
+        n_claims: how many claims the book checks in all.
+    """
+    unique = unique_claims(recorded) if len(recorded) else recorded
+    if unique.empty:
+        return (f"None of the {n_claims} claims has a paper-scale record yet, so every verdict "
+                "below comes from this build's re-run.")
+    counts = verdict_counts(unique)
+    figures = ", ".join(sorted(set(unique["figure"])))
+    incomplete = sorted(set(unique.loc[unique["missing"] != "", "figure"]))
+    text = (f"At the paper's scale, {len(unique)} of the {n_claims} claims have a record "
+            f"({figures}): {counts['holds']} hold, {counts['fails']} fail and "
+            f"{counts['inconclusive']} are inconclusive.")
+    if incomplete:
+        text += (f" The records of {', '.join(incomplete)} are not complete yet; their verdicts "
+                 "rest on the seeds recorded so far.")
+    return text
+
+
+def stale_records_note(recorded: pd.DataFrame):
+    """A warning box listing every record made by other science code than the current one,
+    or nothing when there is none."""
+    from IPython.display import HTML
+
+    stale = sorted(set(recorded.loc[recorded["stale"].astype(bool), "figure"])) if len(
+        recorded) else []
+    if not stale:
+        return None
+    return HTML(_admonition("warning", "Stale records",
+                            f"The paper-scale records of {', '.join(stale)} were made by other "
+                            "science code than this build's; their chapters name both hashes."))
+
+
+def two_layer_table(rerun: pd.DataFrame, recorded: pd.DataFrame):
+    """One row per claim: the paper's number, the verdict at the paper's scale (from the
+    records) and this build's re-run, verdicts coloured (the reproduction report).
+
+    Args:
+        rerun: this build's claims (``unique_claims(load_claims())``).
+        recorded: the paper-scale claims (``record_verdicts()``).
+    """
+    paper_scale = recorded.set_index("claim_id") if len(recorded) else pd.DataFrame(
+        columns=["verdict", "n_seeds", "stale", "missing"])
+    rows = []
+    for row in rerun.itertuples():
+        if row.claim_id in paper_scale.index:
+            rec = paper_scale.loc[row.claim_id]
+            scale = str(rec["verdict"])
+            run = f"{rec['n_seeds']} seeds" + (", stale" if bool(rec["stale"]) else "") + (
+                ", incomplete" if rec["missing"] else "")
+        else:
+            scale, run = "not recorded", ""
+        rows.append({
+            "Figure": html.escape(str(row.figure)),
+            "Claim": html.escape(str(row.claim)) + "<br><code>" + html.escape(str(row.claim_id))
+            + "</code>",
+            "Paper": html.escape(str(row.paper)),
+            "Paper scale": scale,
+            "Record": html.escape(run),
+            "This build": str(row.verdict),
+            "Re-run": html.escape(f"{row.n_seeds} seeds, {row.profile}"),
+        })
+    shown = pd.DataFrame(rows, columns=["Figure", "Claim", "Paper", "Paper scale", "Record",
+                                        "This build", "Re-run"])
+    return show_table(shown).map(lambda v: _VERDICT_COLOURS.get(v, ""),
+                                 subset=["Paper scale", "This build"])
 
 
 def profiles_in(claims: pd.DataFrame) -> str:
@@ -243,23 +466,33 @@ def rerun_commands(profile: str):
 
 
 def load_build_times(path: Path | None = None) -> pd.DataFrame:
-    """The wall time of every chapter in the latest build (columns notebook, profile, wall_time_s).
+    """The wall time of every chapter in the latest build (columns ``BUILD_TIME_COLUMNS``).
+
+    Missing values (NaN) in a column mean the file was written before that column existed.
 
     Args:
         path: the CSV file; default ``<generated_dir()>/build_times.csv``.
     """
     path = generated_dir() / "build_times.csv" if path is None else Path(path)
     if not path.exists():
-        return pd.DataFrame({"notebook": pd.Series(dtype=str), "profile": pd.Series(dtype=str),
-                             "wall_time_s": pd.Series(dtype=float)})
-    return pd.read_csv(path)
+        return pd.DataFrame({column: pd.Series(dtype=str if column in ("notebook", "profile")
+                                               else float) for column in BUILD_TIME_COLUMNS})
+    times = pd.read_csv(path)
+    for column in BUILD_TIME_COLUMNS:  # a file written before a column existed
+        if column not in times:
+            times[column] = float("nan")
+    return times.loc[:, list(BUILD_TIME_COLUMNS)]
 
 
 def build_times_table(times: pd.DataFrame):
     """The build times (as from ``load_build_times``) as a table for a page."""
-    shown = times.rename(columns={"notebook": "Chapter", "profile": "Profile",
-                                  "wall_time_s": "Wall time (s)"})
-    return show_table(shown, precision=1)
+    shown = times.rename(columns={
+        "notebook": "Chapter", "profile": "Profile", "wall_time_s": "Wall time (s)",
+        "cores": "Cores", "load_avg_1min": "Load (1 min)",
+        "store_entries_before": "Stored runs before", "store_entries_written": "Runs stored",
+    })
+    counts = ["Cores", "Stored runs before", "Runs stored"]
+    return show_table(shown, precision=1).format("{:.0f}", subset=counts, na_rep="\u2013")
 
 
 def total_minutes(times: pd.DataFrame) -> float:
@@ -551,6 +784,8 @@ def _execute_chapter(name: str, source: Path, generated: Path, *, profile: str,
         else:
             print(f"{name}: has no `seeds` parameter; --seeds does not apply to it")
     print(f"{name}: executing with profile {profile} ...", flush=True)
+    store = Path(os.environ.get("VALINT_RESULTS", source / "results"))
+    entries_before = _store_entries(store)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
@@ -564,7 +799,12 @@ def _execute_chapter(name: str, source: Path, generated: Path, *, profile: str,
     wall_time_s = time.perf_counter() - start
     _tag_parameter_cells(output)
     _report_stderr(name, output)
-    _record_build_time(generated / "build_times.csv", name, profile, wall_time_s)
+    _record_build_time(generated / "build_times.csv", {
+        "notebook": name, "profile": profile, "wall_time_s": round(wall_time_s, 2),
+        "cores": _usable_cores(), "load_avg_1min": round(os.getloadavg()[0], 2),
+        "store_entries_before": entries_before,
+        "store_entries_written": _store_entries(store) - entries_before,
+    })
     print(f"{name}: done in {wall_time_s:.1f} s", flush=True)
     return None
 
@@ -591,12 +831,29 @@ def _report_stderr(name: str, path: Path) -> None:
                 print(f"{name}: stderr (not shown in the page): {first}", file=sys.stderr)
 
 
-def _record_build_time(path: Path, name: str, profile: str, wall_time_s: float) -> None:
-    """Replace ``name``'s row of the build-times table, keeping the other chapters' rows."""
+def _store_entries(store: Path) -> int:
+    """The number of entries in the results store at ``store`` (0 when it does not exist)."""
+    return sum(1 for _ in store.glob("*.npz")) if store.is_dir() else 0
+
+
+def _usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _record_build_time(path: Path, row: dict[str, object]) -> None:
+    """Replace the row of ``row["notebook"]`` in the build-times table, keeping the others.
+
+    Args:
+        path: the CSV file.
+        row: one value per column of ``BUILD_TIME_COLUMNS``.
+    """
     times = load_build_times(path)
-    times = times[times["notebook"] != name]
-    row = pd.DataFrame({"notebook": [name], "profile": [profile],
-                        "wall_time_s": [round(wall_time_s, 2)]})
+    times = times[times["notebook"] != row["notebook"]]
+    row = pd.DataFrame({column: [row[column]] for column in BUILD_TIME_COLUMNS})
     times = pd.concat([times, row], ignore_index=True) if len(times) else row
     position = {chapter: i for i, chapter in enumerate(NOTEBOOK_ORDER)}
     times = times.assign(_order=times["notebook"].map(position).fillna(len(position)))

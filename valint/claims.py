@@ -179,6 +179,34 @@ class ClaimRules:
     """Margin of "goals do not rise" (Fig. 6): 10 % of the first-window goals per episode."""
 
 
+MARGINS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "ood_margin": (("fig4_isr_eq_oracle_ood", "fig5_isr_eq_oracle"), "both",
+                   "the oracle's mean OOD return"),
+    "no_loss_margin": (("fig4_isr_no_loss", "fig7_isr_helping_continues"), "lower",
+                       "the phase-1 level"),
+    "gap_margin": (("fig3_isr_no_train_test_gap",), "both", "the final train MSE"),
+    "no_rise_margin": (("fig6_reward_hacking",), "upper",
+                       "the goals per episode at the start of phase 2"),
+}
+"""Which :class:`ClaimRules` margin decides which claims, on which side, relative to what."""
+
+
+def margins_table(rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
+    """The equivalence margins of the ledger, one row per margin (fixed before any run).
+
+    Returns:
+        Columns ``margin`` (the :class:`ClaimRules` field), ``fraction``, ``of``, ``side``
+        ("both": within +/-delta; "lower": no loss beyond delta; "upper": no rise beyond delta)
+        and ``claims``.
+    """
+    rows = [
+        {"margin": name, "fraction": f"{getattr(rules, name):.0%}", "of": reference,
+         "side": side, "claims": ", ".join(ids)}
+        for name, (ids, side, reference) in MARGINS.items()
+    ]
+    return pd.DataFrame(rows, columns=["margin", "fraction", "of", "side", "claims"])
+
+
 def format_p(p: float) -> str:
     """'p = 0.029', 'p < 0.001', or 'p = n/a' where no test was possible (no variation)."""
     if not math.isfinite(p):

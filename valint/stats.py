@@ -703,6 +703,47 @@ def seed_contrast_tests(
     return pd.concat(rows, ignore_index=True)
 
 
+def fig5_analyses(
+    ood: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    value: str = "ood_reward",
+    reference_layout: str = REFERENCE_LAYOUT,
+) -> pd.DataFrame:
+    """Fig. 5's contrasts under every analysis of this module, side by side (PAPER.md §8).
+
+    Rows, per contrast: the published OLS ``condition * layout`` (effect in the reference layout
+    only), the additive OLS (rows treated as independent), the mixed model with a random
+    intercept per seed only (Wald z), the mixed model with the seed x condition component
+    (t on seeds - 1 df) and the paired t-test of the seeds' layout-averaged contrasts.
+
+    Returns:
+        :data:`RESULT_COLUMNS` plus ``analysis`` (its short name) and ``sound`` (True for the
+        analyses that model the design's clustering), ordered by contrast then analysis.
+    """
+    layouts = sorted(_normalise_conditions(ood)["layout"].unique())
+    reference = reference_layout if reference_layout in layouts else layouts[0]
+    parts = [
+        ("as published: OLS condition * layout, layout " + reference, False,
+         ols_condition_by_layout(ood, pairs=pairs, value=value, reference_layout=reference)),
+        ("additive OLS condition + layout", False,
+         ols_condition_plus_layout(ood, pairs=pairs, value=value)),
+        ("mixed model, seed intercept only (Wald z)", False,
+         mixed_model_condition_layout(ood, pairs=pairs, value=value, seed_by_condition=False)),
+        ("mixed model, seed and seed x condition (t)", True,
+         mixed_model_condition_layout(ood, pairs=pairs, value=value)),
+        ("paired seed contrasts (t)", True, seed_contrast_tests(ood, pairs=pairs, value=value)),
+    ]
+    frames = [table[list(RESULT_COLUMNS)].assign(analysis=name, sound=sound, order=k)
+              for k, (name, sound, table) in enumerate(parts)]
+    out = pd.concat(frames, ignore_index=True)
+    order = {_contrast(a, b): i for i, (a, b) in enumerate(pairs)}
+    out["contrast_order"] = out["contrast"].map(order)
+    out = out.sort_values(["contrast_order", "order"], kind="stable")
+    return out.drop(columns=["order", "contrast_order"]).reset_index(drop=True)[
+        ["contrast", "analysis", "sound", *RESULT_COLUMNS[1:]]]
+
+
 def per_layout_t_tests(
     ood: pd.DataFrame,
     *,

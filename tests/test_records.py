@@ -1,0 +1,109 @@
+"""Tests of valint.records and ``python -m valint record``: parts written whole, merged, checked."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from valint import records
+from valint.experiments import run_figure
+from valint.provenance import science_code_hash
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_parts(tmp_path_factory):
+    """Two parts of a smoke Fig. 1 (seeds 0-1 and 2), written as the command line writes them."""
+    root = tmp_path_factory.mktemp("records")
+    store = root / "store"
+    for n, offset in ((2, 0), (1, 2)):
+        result = run_figure("fig1", "smoke", seeds=n, seed_offset=offset, store=store,
+                            progress=False)
+        records.write_outputs(result, root / "paper" / "fig1" / f"seeds-{offset}-{offset + n - 1}")
+    return root / "paper"
+
+
+def test_part_name_names_seeds_and_changed_parameters():
+    defaults = {"layout": "all", "isr_pay": "gate"}
+    assert records.part_name(range(10), {"layout": "all", "isr_pay": "gate"}, defaults) == "seeds-0-9"
+    assert records.part_name(range(5, 10), {"layout": "4 rooms", "isr_pay": "gate"},
+                             defaults) == "layout-4rooms_seeds-5-9"
+
+
+@pytest.mark.slow
+def test_parts_merge_and_say_what_is_missing(smoke_parts):
+    record = records.load_record("fig1", smoke_parts)
+    assert list(record.parts["part"]) == ["seeds-0-1", "seeds-2-2"]
+    assert set(record.tables["curves"]["seed"]) == {0, 1, 2}
+    assert record.missing == "seeds 3, 4, 5, 6, 7, 8, 9"
+    assert record.stale_codes == []
+    assert (record.parts["science_code"] == science_code_hash()).all()
+    ledger = record.claims()
+    assert list(ledger["claim_id"]) == ["fig1_none_unlearns"]
+    assert int(ledger["n_seeds"].iloc[0]) == 3
+    prov = json.loads((smoke_parts / "fig1" / "seeds-0-1" / "provenance.json").read_text())
+    assert prov["peak_memory_mib"] > 0 and prov["science_code"] == science_code_hash()
+
+
+@pytest.mark.slow
+def test_check_agrees_then_catches_an_edited_ledger(smoke_parts, tmp_path):
+    checked = records.check_record("fig1", smoke_parts)
+    assert len(checked) == 2 and checked["agree"].all()
+    edited = tmp_path / "paper"
+    shutil.copytree(smoke_parts, edited)
+    claims = edited / "fig1" / "seeds-2-2" / "claims.csv"
+    frame = pd.read_csv(claims)
+    frame["verdict"] = frame["verdict"].map({"holds": "fails"}).fillna("holds")
+    frame.to_csv(claims, index=False)
+    again = records.check_record("fig1", edited)
+    assert list(again.loc[~again["agree"], "part"]) == ["seeds-2-2"]
+    done = subprocess.run([sys.executable, "-m", "valint", "record", "fig1", "--check", "--root",
+                           str(edited)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 1 and "seeds-2-2" in done.stdout
+
+
+def test_no_record_is_empty_and_says_so(tmp_path):
+    record = records.load_record("fig5", tmp_path)
+    assert record.empty and record.tables == {}
+    assert "no paper-scale run of this figure is recorded yet" in record.missing
+    with pytest.raises(ValueError, match="figure='fig9' is not allowed"):
+        records.load_record("fig9", tmp_path)
+
+
+def test_an_interrupted_write_leaves_no_part(tmp_path, monkeypatch):
+    class Exploding:
+        figure, seeds, params, wall_time_s = "fig1", (0,), {}, 1.0
+        profile = type("P", (), {"name": "smoke"})()
+        tables = {"curves": pd.DataFrame({"seed": [0]})}
+
+        @property
+        def claims(self):
+            raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError):
+        records.write_outputs(Exploding(), tmp_path / "fig1" / "seeds-0-0")
+    assert list((tmp_path / "fig1").iterdir()) == []
+    assert records.part_folders("fig1", tmp_path) == []
+
+
+COMMITTED = sorted(p.name for p in records.RECORDS_ROOT.iterdir()) if records.RECORDS_ROOT.is_dir() else []
+
+
+@pytest.mark.parametrize("figure", COMMITTED)
+def test_every_committed_record_checks(figure):
+    checked = records.check_record(figure)
+    assert not checked.empty and checked["agree"].all(), checked[~checked["agree"]]
+
+
+def test_record_rejects_bad_input_before_any_work(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "valint", "record", "fig5", "--param",
+                           "layout=moon", "--root", str(tmp_path)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 2 and "layout='moon' is not allowed" in done.stderr
+    assert list(tmp_path.iterdir()) == []
