@@ -6,19 +6,31 @@ from collections import deque
 
 import numpy as np
 import pytest
+import torch
+from gymnasium.utils import seeding
 from gymnasium.utils.env_checker import check_env
 
+from valint.experiments import validate, world_obs_scale
+from valint.isr import init_isr, isr_forward, isr_input, predict
+from valint.ppo import BatchedPPO, policy_forward
+from valint.config import PPOConfig
 from valint.prosocial import (
     EFFORT_COST,
     MAX_STEPS,
+    N_ACTIONS,
     N_INTERIOR_WALLS,
+    OBS_SHAPE,
     ProsocialActions,
     ProsocialBatch,
     ProsocialEnv,
+    authors_layouts,
+    parse_variant,
     partner_route,
     prosocial_mazes,
+    random_learner_partner_goals,
     render_prosocial,
     sample_prosocial_layout,
+    variant_name,
 )
 
 INTERIOR = [(x, y) for y in range(1, 6) for x in range(1, 6)]
@@ -156,10 +168,10 @@ def test_prosocial_mazes_match_a_slow_reference_enumeration():
     assert mazes.n_structures == 11828
 
 
-def test_sample_prosocial_layout_invariants_hold_on_many_draws():
+def test_goal_branch_layout_invariants_hold_on_many_draws():
     rng = np.random.default_rng(0)
     for _ in range(1500):
-        draw = sample_prosocial_layout(rng)
+        draw = sample_prosocial_layout(rng, layout_rule="goal-branch")
         walls = set(draw.walls)
         free = set(INTERIOR) - walls
         assert len(draw.walls) == N_INTERIOR_WALLS == len(walls)
@@ -175,22 +187,128 @@ def test_sample_prosocial_layout_invariants_hold_on_many_draws():
         assert draw.partner_dir in range(4) and draw.learner_dir in range(4)
 
 
+def _authors_parts(free, ball):
+    """The component of the first free cell (row-major) without the ball, and the rest."""
+    rest = free - {ball}
+    first = _component(min(rest, key=lambda c: (c[1], c[0])), rest)
+    return first, rest - first
+
+
+def test_authors_layout_invariants_hold_on_many_draws():
+    rng = np.random.default_rng(0)
+    maze_walls = {_cells(int(m)) for m in prosocial_mazes().wall_masks}
+    for _ in range(1500):
+        draw = sample_prosocial_layout(rng)
+        walls = frozenset(draw.walls)
+        free = set(INTERIOR) - walls
+        assert walls in maze_walls
+        degree = _tree_degrees(free)
+        assert degree[draw.ball] == max(degree.values())
+        leaves = {c for c in free if degree[c] == 1}
+        assert {draw.partner_pos, draw.goal, draw.learner_pos} <= leaves
+        assert len({draw.partner_pos, draw.goal, draw.learner_pos}) == 3
+        first, others = _authors_parts(free, draw.ball)
+        partner_part, goal_part = (first, others) if draw.partner_pos in first else (others, first)
+        assert draw.goal in goal_part
+        if len(goal_part & leaves) >= 2:
+            assert draw.learner_pos in goal_part
+        else:
+            assert draw.learner_pos in partner_part
+        assert draw.partner_dir in range(4) and draw.learner_dir in range(4)
+
+
+def test_authors_layouts_match_a_slow_reference():
+    mazes, table = prosocial_mazes(), authors_layouts()
+    row_major = lambda c: (c[1], c[0])  # noqa: E731
+    for m in range(0, mazes.n_mazes, 7):
+        free = set(INTERIOR) - _cells(int(mazes.wall_masks[m]))
+        degree = _tree_degrees(free)
+        junctions = sorted((c for c in free if degree[c] == max(degree.values())), key=row_major)
+        rows = range(table.junction_start[m], table.junction_start[m + 1])
+        assert [INTERIOR[table.ball[j]] for j in rows] == junctions
+        for j, ball in zip(rows, junctions):
+            first, others = _authors_parts(free, ball)
+            assert _cells(int(table.first_part[j])) == first
+            assert _cells(int(table.other_part[j])) == others
+        assert _cells(int(table.leaves[m])) == {c for c in free if degree[c] == 1}
+
+
 def test_sample_prosocial_layout_makes_the_documented_rng_calls():
-    mazes = prosocial_mazes()
-    for seed in range(20):
+    mazes, table = prosocial_mazes(), authors_layouts()
+    row_major = lambda c: (c[1], c[0])  # noqa: E731
+    for seed in range(40):
         draw = sample_prosocial_layout(np.random.default_rng(seed))
         rng = np.random.default_rng(seed)
+        while True:
+            m = int(rng.integers(mazes.n_mazes))
+            start, stop = table.junction_start[m], table.junction_start[m + 1]
+            j = int(start + rng.integers(stop - start))
+            parts = [_cells(int(table.first_part[j])), _cells(int(table.other_part[j]))]
+            if rng.integers(2) == 1:
+                parts.reverse()
+            leaves = _cells(int(table.leaves[m]))
+            partner_cells = sorted(parts[0] & leaves, key=row_major)
+            goal_cells = sorted(parts[1] & leaves, key=row_major)
+            if partner_cells and goal_cells and len(leaves) >= 3:
+                break
+        partner = partner_cells.pop(rng.integers(len(partner_cells)))
+        goal = goal_cells.pop(rng.integers(len(goal_cells)))
+        learner_cells = goal_cells or partner_cells
+        learner = learner_cells[rng.integers(len(learner_cells))]
+        assert (partner, goal, learner) == (draw.partner_pos, draw.goal, draw.learner_pos)
+        assert (int(rng.integers(4)), int(rng.integers(4))) == (draw.partner_dir, draw.learner_dir)
+        assert set(draw.walls) == _cells(int(mazes.wall_masks[m]))
+    for seed in range(20):
+        draw = sample_prosocial_layout(np.random.default_rng(seed), layout_rule="goal-branch")
+        rng = np.random.default_rng(seed)
         m = int(rng.integers(mazes.n_mazes))
-        first, stop = mazes.structure_start[m], mazes.structure_start[m + 1]
-        s = int(first + rng.integers(stop - first))
-        partner_cells = sorted(_cells(int(mazes.partner_dead_ends[s])), key=lambda c: (c[1], c[0]))
-        goal_cells = sorted(_cells(int(mazes.goal_dead_ends[s])), key=lambda c: (c[1], c[0]))
+        start, stop = mazes.structure_start[m], mazes.structure_start[m + 1]
+        s = int(start + rng.integers(stop - start))
+        partner_cells = sorted(_cells(int(mazes.partner_dead_ends[s])), key=row_major)
+        goal_cells = sorted(_cells(int(mazes.goal_dead_ends[s])), key=row_major)
         partner = partner_cells[rng.integers(len(partner_cells))]
         goal = goal_cells.pop(rng.integers(len(goal_cells)))
         learner = goal_cells[rng.integers(len(goal_cells))]
         assert (partner, goal, learner) == (draw.partner_pos, draw.goal, draw.learner_pos)
         assert (int(rng.integers(4)), int(rng.integers(4))) == (draw.partner_dir, draw.learner_dir)
         assert set(draw.walls) == _cells(int(mazes.wall_masks[m]))
+
+
+def _within(measured, expected, n):
+    """|measured - expected| within four binomial standard errors of n draws."""
+    return abs(measured - expected) <= 4 * np.sqrt(expected * (1 - expected) / n)
+
+
+@pytest.mark.parametrize("layout_rule", ["authors", "goal-branch"])
+def test_layout_rule_frequencies_match_issue_12(layout_rule):
+    """Issue 12's measurements over 4,000 layouts: the learner shares the goal's component
+    in 1.00 (goal-branch) vs 0.50 (authors) of them, and starts next to the ball in 0.00 vs
+    0.12."""
+    n = 4000
+    rng = np.random.default_rng(12)
+    same = next_to_ball = 0
+    for _ in range(n):
+        draw = sample_prosocial_layout(rng, layout_rule=layout_rule)
+        rest = set(INTERIOR) - set(draw.walls) - {draw.ball}
+        same += draw.learner_pos in _component(draw.goal, rest)
+        distance = abs(draw.learner_pos[0] - draw.ball[0]) + abs(draw.learner_pos[1] - draw.ball[1])
+        next_to_ball += distance == 1
+    if layout_rule == "authors":
+        assert _within(same / n, 0.50, n), same / n
+        assert _within(next_to_ball / n, 0.12, n), next_to_ball / n
+    else:
+        assert same == n and next_to_ball == 0
+
+
+def test_random_learner_helps_far_more_often_under_the_authors_rule():
+    """Issue 12: a uniformly random learner yields about 0.1 partner goals per episode under
+    the goal-branch rule and several times as many under the authors' rule (the issue reports
+    0.10 vs 0.36 in the world before its fidelity fixes; this world gives about 0.13 vs
+    0.27)."""
+    goal_branch = random_learner_partner_goals("goal-branch", n_copies=100, episodes=20)
+    authors = random_learner_partner_goals("authors", n_copies=100, episodes=20)
+    assert 0.05 < goal_branch < 0.17, goal_branch
+    assert authors > 1.8 * goal_branch, (authors, goal_branch)
 
 
 def test_partner_route_runs_a_shortest_path_through_the_ball():
@@ -297,7 +415,7 @@ def _plan(env, targets):
         for dx, dy in DIRS:
             nxt = (cell[0] + dx, cell[1] + dy)
             obj = env.grid.get(*nxt)
-            if nxt not in previous and (obj is None or obj.can_overlap()):
+            if nxt not in previous and obj is None:
                 previous[nxt] = cell
                 queue.append(nxt)
     if cell not in targets:
@@ -315,19 +433,34 @@ def _turn_or_forward(env, direction):
 
 
 def _helper_action(env):
-    """Walk next to the ball, face it and pick it up; then go back to the learner's first
-    cell, a dead end that is never on the partner's path, and stay there."""
+    """Walk next to the ball, face it and pick it up; then step off the partner's path to
+    the goal (to the nearest free cell off it) and stay there; stand still while the way is
+    blocked."""
     ball = env.layout.ball
     if not env.ball_present:
-        return _plan(env, {env.layout.learner_pos}) or ProsocialActions.still
+        return _plan(env, _off_partner_path(env)) or ProsocialActions.still
     adjacent = {(ball[0] + dx, ball[1] + dy) for dx, dy in DIRS}
     action = _plan(env, adjacent)
     if action is not None:
         return action
+    if tuple(env.agent_pos) not in adjacent:
+        return ProsocialActions.still
     facing = DIRS.index((ball[0] - env.agent_pos[0], ball[1] - env.agent_pos[1]))
     if facing == env.agent_dir:
         return ProsocialActions.pickup
     return _turn_or_forward(env, facing)
+
+
+def _off_partner_path(env):
+    """Free cells that are not on the partner's remaining path to its goal."""
+    route = partner_route(env.layout.walls, env.goal_pos)
+    cell, path = env.partner_pos, {env.partner_pos}
+    while cell != env.goal_pos:
+        dx, dy = DIRS[route[cell]]
+        cell = (cell[0] + dx, cell[1] + dy)
+        path.add(cell)
+    free = set(INTERIOR) - set(env.layout.walls)
+    return free - path
 
 
 def test_picking_up_the_ball_lets_the_partner_reach_its_goal():
@@ -361,7 +494,7 @@ def test_learner_cannot_walk_into_the_ball_and_pickup_removes_it():
     assert env.agent_pos == pos and reward == EFFORT_COST
     assert env.grid.get(*env.layout.ball).type == "ball"
     obs, _, _, _, _ = env.step(ProsocialActions.pickup)
-    assert not env.ball_present and env.carrying is None
+    assert not env.ball_present and env.carrying is not None and env.carrying.type == "ball"
     assert not np.any((obs[:, :, 0] == 6))
 
 
@@ -452,3 +585,194 @@ def test_bad_input_raises_value_error_naming_the_parameter():
         render_prosocial(sample_prosocial_layout(np.random.default_rng(0)), tile_size=0)
     with pytest.raises(ValueError, match="rng"):
         sample_prosocial_layout(0)
+
+
+# --- fidelity points of issue 12 ---------------------------------------------------------------
+
+
+def test_nobody_steps_onto_the_goal_cell():
+    env = ProsocialEnv()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    n_facing_goal = 0
+    for _ in range(20_000):
+        n_facing_goal += tuple(int(v) for v in env.front_pos) == env.goal_pos
+        env.step(int(rng.choice([1, 2, 3, 3, 3])))
+        assert tuple(env.agent_pos) != env.goal_pos
+        assert env.partner_pos != env.goal_pos
+    assert n_facing_goal > 100, n_facing_goal
+
+
+def test_the_learner_carries_the_ball_until_the_layout_is_drawn_again():
+    env = ProsocialEnv()
+    batch = ProsocialBatch([5])
+    env.reset(seed=5)
+    batch.reset()
+    while (action := _helper_action(env)) != ProsocialActions.pickup:
+        env.step(action)
+        batch.step(np.array([action]))
+    assert env.carrying is None and not batch.carrying[0]
+    env.step(ProsocialActions.pickup)
+    batch.step(np.array([ProsocialActions.pickup]))
+    assert env.carrying.type == "ball" and batch.carrying[0]
+    carried = 0
+    while True:
+        action = _helper_action(env)
+        _, _, _, truncated, info = env.step(action)
+        step = batch.step(np.array([action]))
+        assert not truncated, "choose a seed whose partner arrives within the episode"
+        if info["goal_reached"]:
+            break
+        carried += 1
+        assert env.carrying.type == "ball" and batch.carrying[0] and not env.ball_present
+    assert step.goal_reached[0] and carried > 0
+    assert env.carrying is None and not batch.carrying[0] and env.ball_present
+
+
+def test_agent_order_is_drawn_each_step_from_the_worlds_generator():
+    seed = 3
+    env = ProsocialEnv()
+    env.reset(seed=seed)
+    rng = seeding.np_random(seed)[0]
+    sample_prosocial_layout(rng)
+    order = []
+    for _ in range(MAX_STEPS - 1):
+        env.step(ProsocialActions.still)
+        assert env.learner_first == (rng.random() < 0.5)
+        order.append(env.learner_first)
+    assert 20 < sum(order) < 80
+    # the batch draws the same order, and reruns are bit-identical
+    runs = []
+    for _ in range(2):
+        batch = ProsocialBatch([seed, seed + 1])
+        batch.reset()
+        actions = np.random.default_rng(1)
+        steps = [batch.step(actions.integers(N_ACTIONS, size=2)) for _ in range(300)]
+        runs.append((np.stack([s.learner_first for s in steps]), np.stack([s.obs for s in steps])))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert not np.array_equal(runs[0][0][:, 0], runs[0][0][:, 1])
+    still = ProsocialBatch([seed])
+    still.reset()
+    batch_order = [bool(still.step(np.zeros(1, dtype=int)).learner_first[0]) for _ in order]
+    assert batch_order == order
+
+
+def test_the_agent_order_changes_what_happens():
+    """The learner stands on the partner's next cell and walks on: the partner follows into
+    that cell in the same step only when the learner acted first."""
+    outcomes = {True: set(), False: set()}
+    for seed in range(300):
+        env = ProsocialEnv()
+        env.reset(seed=seed)
+        route = partner_route(env.layout.walls, env.goal_pos)
+        if route[env.partner_pos] != env.partner.dir:
+            continue
+        first = (env.partner_pos[0] + DIRS[env.partner.dir][0], env.partner_pos[1] + DIRS[env.partner.dir][1])
+        if first in (env.goal_pos, env.layout.ball) or route[first] < 0:
+            continue
+        second = (first[0] + DIRS[route[first]][0], first[1] + DIRS[route[first]][1])
+        if second in (env.goal_pos, env.layout.ball):
+            continue
+        env.agent_pos, env.agent_dir = first, int(route[first])
+        env.step(ProsocialActions.forward)
+        assert tuple(env.agent_pos) == second
+        outcomes[env.learner_first].add(env.partner_pos == first)
+    assert outcomes == {True: {True}, False: {False}}, outcomes
+
+
+# --- observation scale, a property of the world (issue 12) ---------------------------------------
+
+
+def test_observation_scale_is_a_property_of_the_world():
+    assert ProsocialBatch([0]).obs_scale == 1.0 == ProsocialEnv().obs_scale
+    assert ProsocialBatch([0], obs_scale="1/255").obs_scale == 1 / 255
+    assert world_obs_scale("prosocial", variant_name()) == 1.0
+    assert world_obs_scale("prosocial", variant_name(), network="isr") == 1.0
+    assert world_obs_scale("prosocial", variant_name("authors", "1/255"), network="isr") == 1 / 255
+    assert world_obs_scale("grid", "random-3") == 1 / 255
+    assert world_obs_scale("grid", "random-3", network="isr") == 1.0
+    assert parse_variant(variant_name("goal-branch", "1/255")) == ("goal-branch", "1/255")
+
+
+def test_policy_and_isr_read_the_raw_codes_in_the_two_agent_world():
+    batch = ProsocialBatch([0, 1])
+    obs = batch.reset()
+    x = torch.from_numpy(obs[:, None])
+    for scale in (1.0, 1 / 255):
+        agent = BatchedPPO([0, 1], OBS_SHAPE, N_ACTIONS, PPOConfig(), obs_scale=scale, device="cpu")
+        kernel_logits, _ = agent._forward_obs(obs[:, None], "act")
+        expected, _ = policy_forward(agent.params, x, obs_scale=scale)
+        torch.testing.assert_close(kernel_logits, expected)
+        plain, _ = policy_forward(agent.params, x.float() * scale, obs_scale=1.0)
+        torch.testing.assert_close(expected, plain)
+    raw, _ = policy_forward(agent.params, x, obs_scale=1.0)
+    assert not torch.allclose(raw, expected)
+    params = init_isr([0, 1], OBS_SHAPE[-1] + 2)
+    actions = np.array([3, 4])
+    partner = np.array([1, 3])
+    cells = batch.partner_view_pos
+    for scale in (1.0, 1 / 255):
+        got = predict(params, obs, actions, partner, cells, obs_scale=scale)
+        inputs = isr_input(torch.from_numpy(obs), torch.from_numpy(actions), torch.from_numpy(partner),
+                           torch.from_numpy(cells))
+        inputs[..., : OBS_SHAPE[-1]] *= scale
+        expected = isr_forward(params, inputs[:, None])[:, 0]
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_layout_rule_and_obs_scale_are_validated():
+    with pytest.raises(ValueError, match="layout_rule"):
+        ProsocialBatch([0], layout_rule="maze")
+    with pytest.raises(ValueError, match="obs_scale"):
+        ProsocialEnv(obs_scale="1/256")
+    with pytest.raises(ValueError, match="layout_rule"):
+        sample_prosocial_layout(np.random.default_rng(0), layout_rule="random")
+    with pytest.raises(ValueError, match="layout_rule.*'authors', 'goal-branch'"):
+        validate("fig7", "smoke", None, 0, {"layout_rule": "x"})
+    with pytest.raises(ValueError, match="obs_scale"):
+        validate("fig7", "smoke", None, 0, {"obs_scale": "none"})
+    with pytest.raises(ValueError, match="layout"):
+        parse_variant("prosocial")
+
+
+# --- the Fig. 7 chapter's helpers ----------------------------------------------------------------
+
+
+def test_phase1_learning_by_seed_tests_each_seed_alone():
+    import pandas as pd
+
+    from valint.experiments import phase1_learning_by_seed
+
+    rng = np.random.default_rng(0)
+    episodes = np.arange(1, 201)
+    rising = np.where(episodes > 100, 1.0, 0.2) + rng.normal(0, 0.3, 200)
+    flat = 0.3 + rng.normal(0, 0.3, 200)
+    rows = [
+        pd.DataFrame({"seed": s, "condition": "oracle", "phase": 1, "episode": episodes,
+                      "partner_goals_per_episode": v})
+        for s, v in ((0, rising), (1, flat))
+    ]
+    phase2 = rows[0].assign(phase=2, condition="none", partner_goals_per_episode=-5.0)
+    table = phase1_learning_by_seed(pd.concat(rows + [phase2]))
+    assert list(table["seed"]) == [0, 1]
+    assert list(table["window_episodes"]) == [20, 20]
+    assert table.loc[0, "p_value"] < 1e-6 and table.loc[1, "p_value"] > 0.05
+    np.testing.assert_allclose(table.loc[0, "last_window"], rising[-20:].mean())
+    np.testing.assert_allclose(table.loc[1, "first_window"], flat[:20].mean())
+
+
+def test_fig7_robustness_trains_every_variant_and_reports_the_random_level(tmp_path):
+    from valint.experiments import fig7_robustness, fig7_robustness_summary
+
+    table = fig7_robustness("smoke", store=tmp_path, progress=False)
+    variants = set(zip(table["layout_rule"], table["obs_scale"]))
+    assert variants == {(r, s) for r in ("authors", "goal-branch") for s in ("raw", "1/255")}
+    for rule, level in table.groupby("layout_rule")["random_learner"].unique().items():
+        assert list(level) == [random_learner_partner_goals(rule)]
+    assert set(table["sixth"]) <= set(range(1, 7))
+    summary = fig7_robustness_summary(table)
+    assert len(summary) == 4 and "change" in summary
+    # a second call is served by the store
+    again = fig7_robustness("smoke", store=tmp_path, progress=False)
+    assert again.equals(table)

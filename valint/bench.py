@@ -446,8 +446,8 @@ def _figure_workload(profile: Profile, figure: str, n_seeds: int) -> tuple[list[
         return one + [("grid", "x", n, profile.fig5_phase2_rollouts)], [(profile.isr_fig6, [p1_steps] * n)]
     p7 = profile.fig7_phase1_rollouts
     return (
-        [("prosocial", "prosocial", n, p7), ("prosocial", "prosocial", 3 * n, profile.fig7_phase2_rollouts)],
-        [(profile.isr_fig7, [p7 * profile.ppo.n_steps] * n)],
+        [("prosocial", "authors", n, p7), ("prosocial", "authors", 3 * n, profile.fig7_phase2_rollouts)],
+        [(profile.isr_fig7, [p7 * profile.fig7_ppo.n_steps] * n)],
     )
 
 
@@ -534,7 +534,7 @@ def estimate_duration(
     check_choice("figure", figure, FIGURES)
     n = prof.n_seeds if n_seeds is None else check_int("n_seeds", n_seeds, minimum=1)
     ppo_batches, isr_batches = _figure_workload(prof, figure, n)
-    cfg = prof.ppo
+    cfg = prof.fig7_ppo if figure == "fig7" else prof.ppo
     total = 0.0
     probes: dict[tuple, Any] = {}
     for world, layout, n_runs, rollouts in ppo_batches:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ import pandas as pd
 
 from valint.config import (
     FIGURES,
+    LAYOUT_RULES,
+    OBS_SCALES,
     PAY_MODES,
     ISRConfig,
     Profile,
@@ -37,7 +39,7 @@ from valint.config import (
 )
 from valint.envs import EPISODE_STEPS, LAYOUT_NAMES, N_ACTIONS, OBS_SHAPE, SocialGridBatch, parse_layout
 from valint.isr import Transitions, predict, stack_isr, train_isr
-from valint.ppo import BatchedPPO, StepOutcome
+from valint.ppo import IMAGE_OBS_SCALE, BatchedPPO, StepOutcome
 from valint.provenance import science_code_hash
 from valint.social import SOCIAL_REWARD, condition_reward
 from valint.store import ResultsStore
@@ -120,6 +122,7 @@ class LearnerEnv:
         phase: int,
         pay_modes: Sequence[str] | None = None,
         isr_params: Any = None,
+        isr_obs_scale: float = 1.0,
         record: bool = False,
     ) -> None:
         self.world = world
@@ -127,6 +130,7 @@ class LearnerEnv:
         self.pay_modes = np.asarray(pay_modes if pay_modes is not None else ["add"] * len(conditions))
         self.phase = phase
         self.isr_params = isr_params
+        self.isr_obs_scale = isr_obs_scale
         self.isr_runs = (self.conditions == "isr") & (phase == 2)
         self.log = EpisodeLog(len(conditions))
         self.record = record
@@ -147,7 +151,9 @@ class LearnerEnv:
         partner_actions = getattr(out, "partner_action", None)
         internal = np.zeros(len(actions), np.float32)
         if self.isr_runs.any():
-            internal = predict(self.isr_params, before, actions, partner_actions, cells_before)
+            internal = predict(
+                self.isr_params, before, actions, partner_actions, cells_before, obs_scale=self.isr_obs_scale
+            )
             internal = np.where(self.isr_runs, internal, 0.0).astype(np.float32)
         reward = condition_reward(
             self.conditions,
@@ -184,11 +190,17 @@ class LearnerEnv:
 
 
 def make_world(world: str, layouts: Sequence[str], seeds: Sequence[int]) -> Any:
-    """The batched twin of a world: ``grid`` (PAPER.md §3) or ``prosocial`` (§7)."""
-    if world == "prosocial":
-        from valint.prosocial import ProsocialBatch
+    """The batched twin of a world: ``grid`` (PAPER.md §3) or ``prosocial`` (§7).
 
-        return ProsocialBatch(list(seeds))
+    A prosocial world's layout names its variant (``valint.prosocial.variant_name``: layout
+    rule and observation scale), one for all copies.
+    """
+    if world == "prosocial":
+        from valint.prosocial import ProsocialBatch, parse_variant
+
+        assert len(set(layouts)) == 1, f"one prosocial variant per batch, got {sorted(set(layouts))}"
+        layout_rule, obs_scale = parse_variant(layouts[0])
+        return ProsocialBatch(list(seeds), layout_rule=layout_rule, obs_scale=obs_scale)
     return SocialGridBatch([parse_layout(x) for x in layouts], list(seeds))
 
 
@@ -199,6 +211,20 @@ def world_shape(world: str) -> tuple[tuple[int, int, int], int]:
 
         return prosocial.OBS_SHAPE, prosocial.N_ACTIONS
     return OBS_SHAPE, N_ACTIONS
+
+
+def world_obs_scale(world: str, layout: str, *, network: str = "policy") -> float:
+    """The factor the ``policy`` or the ``isr`` network applies to a world's observations.
+
+    Single-agent world: 1/255 for the policy (SB3's image scaling, PAPER.md §4) and the raw
+    codes for the ISR (PAPER.md §4). Two-agent world: the variant's scale for both networks,
+    raw by default (PAPER.md §7).
+    """
+    if world == "prosocial":
+        from valint.prosocial import OBS_SCALE_BY_NAME, parse_variant
+
+        return OBS_SCALE_BY_NAME[parse_variant(layout)[1]]
+    return IMAGE_OBS_SCALE if network == "policy" else 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +283,7 @@ def run_phase1(
         obs_shape, n_actions = world_shape(world)
         rollouts = configs[0]["rollouts"]
         started = time.perf_counter()
-        agent = BatchedPPO(todo, obs_shape, n_actions, profile.ppo)
+        agent = BatchedPPO(todo, obs_shape, n_actions, profile.ppo, obs_scale=world_obs_scale(world, layout))
         env = LearnerEnv(
             make_world(world, [layout] * len(todo), [world_seed(s, 1) for s in todo]),
             conditions=["oracle"] * len(todo),
@@ -364,7 +390,9 @@ def run_isr(
             for i in missing
         ]
         seeds = [phase1_configs[i]["seed"] for i in missing]
-        trained = train_isr(datasets, seeds, isr, train_sizes=train_sizes)
+        first = phase1_configs[missing[0]]
+        obs_scale = world_obs_scale(first["world"], first["layout"], network="isr")
+        trained = train_isr(datasets, seeds, isr, train_sizes=train_sizes, obs_scale=obs_scale)
         wall = time.perf_counter() - started
         for r, i in enumerate(missing):
             payload: dict[str, Any] = {f"isr/{k}": v for k, v in trained.params[r].items()}
@@ -486,7 +514,11 @@ def _train_phase2(
     """
     obs_shape, n_actions = world_shape(world)
     started = time.perf_counter()
-    agent = BatchedPPO([r.seed for r in todo], obs_shape, n_actions, profile.ppo, stream_offset=PHASE2_STREAM)
+    layout = todo[0].layout
+    agent = BatchedPPO(
+        [r.seed for r in todo], obs_shape, n_actions, profile.ppo, stream_offset=PHASE2_STREAM,
+        obs_scale=world_obs_scale(world, layout),
+    )
     agent.load_run_states([state_of(phase1[r.seed][1], start) for r in todo])
     isr_params = None
     if any(r.condition == "isr" for r in todo):
@@ -503,6 +535,7 @@ def _train_phase2(
         phase=2,
         pay_modes=[r.pay_mode for r in todo],
         isr_params=isr_params,
+        isr_obs_scale=world_obs_scale(world, layout, network="isr"),
     )
     with _progress_bar(rollouts * profile.ppo.n_steps * len(todo), f"phase 2 ({world})", progress) as bar:
         agent.learn(env, rollouts, progress=lambda n: bar.update(n * len(todo)))
@@ -636,13 +669,17 @@ FIGURE_PARAMS = {
         "layout": _layout_param("layout", LAYOUT_NAMES),
         "isr_draws": lambda v: check_int("isr_draws", v, minimum=1),
     },
-    "fig7": {"isr_pay": _pay_param},
+    "fig7": {
+        "isr_pay": _pay_param,
+        "layout_rule": _layout_param("layout_rule", LAYOUT_RULES),
+        "obs_scale": _layout_param("obs_scale", OBS_SCALES),
+    },
 }
 DEFAULTS = {
     "fig4": {"isr_pay": "add", "ood_layout": "random-5"},
     "fig5": {"isr_pay": "gate", "layout": "all"},
     "fig6": {"isr_pay": "gate", "layout": "x", "isr_draws": None},
-    "fig7": {"isr_pay": "replace"},
+    "fig7": {"isr_pay": "replace", "layout_rule": "authors", "obs_scale": "raw"},
 }
 
 
@@ -690,7 +727,7 @@ def run_figure(
         progress: show progress bars on stderr.
         **params: the figure's own parameters (``FIGURE_PARAMS``): fig4 ``isr_pay``,
             ``ood_layout``; fig5 ``isr_pay``, ``layout``; fig6 ``isr_pay``, ``layout``,
-            ``isr_draws``; fig7 ``isr_pay``.
+            ``isr_draws``; fig7 ``isr_pay``, ``layout_rule``, ``obs_scale``.
 
     Returns:
         A ``FigureResult`` with tidy tables (docs/CONTRACTS.md) and the claims ledger.
@@ -860,11 +897,115 @@ def _fig6(profile, seeds, store, *, progress, agents, isr_pay, layout, isr_draws
     return {"curves": curves, "isr_quality": isr_quality}
 
 
-def _fig7(profile, seeds, store, *, progress, agents, isr_pay):
-    phase1 = _phase1_by_seed("prosocial", "prosocial", seeds, profile, store, progress)
+def _fig7(profile, seeds, store, *, progress, agents, isr_pay, layout_rule, obs_scale):
+    from valint.prosocial import variant_name
+
+    variant = variant_name(layout_rule, obs_scale)
+    profile = replace(profile, ppo=profile.fig7_ppo)
+    phase1 = _phase1_by_seed("prosocial", variant, seeds, profile, store, progress)
     isrs = _isr_by_seed(phase1, profile.isr_fig7, store)
-    runs = [Phase2Run(s, c, "prosocial", isr_pay) for s in seeds for c in ("oracle", "none", "isr")]
+    runs = [Phase2Run(s, c, variant, isr_pay) for s in seeds for c in ("oracle", "none", "isr")]
     results = _remember(agents, runs, run_phase2(
         "prosocial", runs, phase1, isrs, profile.fig7_phase2_rollouts, profile, store, progress=progress
     ))
     return {"curves": _curves(phase1, runs, results, "partner_goals_per_episode")}
+
+
+def fig7_robustness(
+    profile: str | Profile = "quick",
+    *,
+    store: ResultsStore | str | Path | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Phase 1 of Fig. 7 under both layout rules and both observation scales (PAPER.md §7).
+
+    The "How robust is this result?" section of the Fig. 7 chapter: the same learner (the
+    profile's Fig. 7 PPO, seeds ``0 .. fig7_robustness_seeds - 1``) trained with the social
+    reward for ``fig7_robustness_rollouts`` rollouts in each of the four variants of the world
+    (``authors`` or ``goal-branch`` layouts, ``raw`` or ``1/255`` inputs). Runs are stored
+    like any phase 1, so the ``authors`` raw runs are shared with Fig. 7 itself when the
+    lengths agree.
+
+    Returns:
+        One row per variant, seed and sixth of phase 1 (by episodes): layout_rule, obs_scale,
+        seed, sixth (1..6), episodes, partner_goals_per_episode (mean over the sixth's
+        episodes); plus, per layout rule, the partner goals per episode of a uniformly random
+        learner (``random_learner``, from ``valint.prosocial.random_learner_partner_goals``).
+    """
+    from valint.prosocial import random_learner_partner_goals, variant_name
+
+    prof = get_profile(profile)
+    if store is None:
+        store = default_store()
+    elif not isinstance(store, ResultsStore):
+        store = ResultsStore(Path(store))
+    short = replace(prof, ppo=prof.fig7_ppo, fig7_phase1_rollouts=prof.fig7_robustness_rollouts)
+    seeds = list(range(prof.fig7_robustness_seeds))
+    random_level = {rule: random_learner_partner_goals(rule) for rule in LAYOUT_RULES}
+    rows = []
+    for rule in LAYOUT_RULES:
+        for scale in OBS_SCALES:
+            payloads = run_phase1("prosocial", variant_name(rule, scale), seeds, short, store, progress=progress)
+            for seed, payload in zip(seeds, payloads):
+                curve = payload["curves"]
+                sixth = np.minimum(6 * (curve["episode"].to_numpy() - 1) // len(curve), 5) + 1
+                means = curve.groupby(sixth)["goals_per_episode"].agg(["mean", "size"])
+                for k, row in means.iterrows():
+                    rows.append({
+                        "layout_rule": rule, "obs_scale": scale, "seed": seed, "sixth": int(k),
+                        "episodes": int(row["size"]), "partner_goals_per_episode": float(row["mean"]),
+                        "random_learner": random_level[rule],
+                    })
+    return pd.DataFrame(rows)
+
+
+def phase1_learning_by_seed(curves: pd.DataFrame, *, window_fraction: float = 0.1) -> pd.DataFrame:
+    """Did phase 1 of Fig. 7 teach each seed to help? One test per seed (PAPER.md §7).
+
+    Per seed, partner goals per episode in the last ``window_fraction`` of its phase-1 episodes
+    against the first (the untrained, near-uniform policy, i.e. about the random level): Welch's
+    t-test over the episodes of the two windows, one-sided (last > first).
+
+    Args:
+        curves: the ``curves`` table of Fig. 7 (docs/CONTRACTS.md).
+        window_fraction: share of the phase-1 episodes in each window.
+
+    Returns:
+        One row per seed: seed, window_episodes, first_window, last_window, statistic,
+        p_value (one-sided).
+    """
+    from scipy import stats as scipy_stats
+
+    phase1 = curves[(curves["phase"] == 1) & (curves["condition"] == "oracle")]
+    rows = []
+    for seed, run in phase1.groupby("seed"):
+        values = run.sort_values("episode")["partner_goals_per_episode"].to_numpy()
+        w = max(2, int(np.ceil(window_fraction * len(values))))
+        first, last = values[:w], values[-w:]
+        test = scipy_stats.ttest_ind(last, first, equal_var=False, alternative="greater")
+        rows.append({
+            "seed": int(seed), "window_episodes": w, "first_window": float(first.mean()),
+            "last_window": float(last.mean()), "statistic": float(test.statistic),
+            "p_value": float(test.pvalue),
+        })
+    return pd.DataFrame(rows)
+
+
+def fig7_robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The robustness table of the Fig. 7 chapter, one row per variant of the world.
+
+    Args:
+        table: from :func:`fig7_robustness`.
+
+    Returns:
+        Columns layout_rule, obs_scale, random_learner, then the partner goals per episode of
+        each sixth of phase 1 (``sixth 1`` ... ``sixth 6``, mean over seeds), and ``change``
+        (last sixth minus first).
+    """
+    wide = table.pivot_table(
+        index=["layout_rule", "obs_scale", "random_learner"], columns="sixth",
+        values="partner_goals_per_episode", aggfunc="mean",
+    )
+    wide.columns = [f"sixth {k}" for k in wide.columns]
+    wide["change"] = wide.iloc[:, -1] - wide.iloc[:, 0]
+    return wide.reset_index()

@@ -49,6 +49,10 @@ from valint.nets import (
 )
 
 SQRT2 = math.sqrt(2.0)
+IMAGE_OBS_SCALE = 1.0 / 255.0
+"""SB3's scaling of uint8 image observations, the single-agent world's (PAPER.md §4). A world
+whose observation is not an image is fed with its own ``obs_scale`` (two-agent world: 1,
+PAPER.md §7)."""
 
 # Stream ids keep each purpose's random numbers independent of the others (nets.generators_for).
 INIT_STREAM, ACTION_STREAM, SHUFFLE_STREAM = 11, 12, 13
@@ -151,17 +155,18 @@ def init_policy(
 
 
 def policy_forward(
-    params: Mapping[str, torch.Tensor], obs: torch.Tensor
+    params: Mapping[str, torch.Tensor], obs: torch.Tensor, *, obs_scale: float = IMAGE_OBS_SCALE
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``(R, N, A)`` and values ``(R, N)`` for uint8 observations ``(R, N, 9, 9, C)``.
 
-    The observation is scaled by 1/255, as SB3 does for uint8 image spaces (PAPER.md §4). This
+    The observation is multiplied by the world's ``obs_scale``: 1/255 by default, as SB3 does
+    for uint8 image spaces (PAPER.md §4); 1 for the two-agent world (PAPER.md §7). This
     is the plain, differentiable statement of the network; the trainer runs the same function
     through :class:`PolicyKernel`. It computes on the parameters' device and returns its
     results on the observations' device (so CPU callers get CPU tensors from a GPU learner).
     """
     p = params
-    x = obs.to(p["conv1.w"].device).float() / 255.0
+    x = obs.to(p["conv1.w"].device).float() / (1.0 / obs_scale)
     x = torch.relu(conv2x2(x, p["conv1.w"], p["conv1.b"]))
     x = torch.relu(conv2x2(x, p["conv2.w"], p["conv2.b"]))
     x = torch.relu(conv2x2(x, p["conv3.w"], p["conv3.b"]))
@@ -188,13 +193,17 @@ class PolicyKernel:
     Args:
         stack: the stacked policy parameters (names as :func:`init_policy`).
         obs_shape: ``(H, W, C)`` of one observation.
+        obs_scale: the world's observation scale (:func:`policy_forward`).
     """
 
-    def __init__(self, stack: ParamStack, obs_shape: tuple[int, int, int]) -> None:
+    def __init__(
+        self, stack: ParamStack, obs_shape: tuple[int, int, int], *, obs_scale: float = IMAGE_OBS_SCALE
+    ) -> None:
         p, g = stack.params, stack.grads
         self.n_runs = stack.n_runs
         self.ws = Workspace(stack.flat.device)
-        self._255 = torch.tensor(255.0, device=stack.flat.device)
+        # dividing by 255 (not multiplying by 1/255) keeps SB3's rounding
+        self._divisor = torch.tensor(1.0 / obs_scale, device=stack.flat.device)
         h, w, _ = obs_shape
         body = [
             Layer("conv1", "relu", (h, w)),
@@ -209,8 +218,9 @@ class PolicyKernel:
         self.critic = SequentialKernel(p, g, critic, self.ws, "vf:")
 
     def scale(self, obs: torch.Tensor, mode: str = "train") -> torch.Tensor:
-        """Observations ``(M, H * W * C)`` uint8 as float, scaled by 1/255 (SB3, PAPER.md §4)."""
-        return torch.div(obs, self._255, out=self.ws.get(f"x{mode}", tuple(obs.shape)))
+        """Observations ``(M, H * W * C)`` uint8 as float, times the world's ``obs_scale``
+        (1/255 for images as SB3, PAPER.md §4; 1 in the two-agent world, PAPER.md §7)."""
+        return torch.div(obs, self._divisor, out=self.ws.get(f"x{mode}", tuple(obs.shape)))
 
     def forward(self, x: torch.Tensor, n: int, mode: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(R, N, A)`` and values ``(R, N, 1)`` of scaled observations.
@@ -368,6 +378,8 @@ class BatchedPPO:
         config: PPO hyperparameters (PAPER.md §4).
         stream_offset: shifts the action and shuffle generators, so that a phase-2 learner
             that starts from a phase-1 state does not replay phase 1's random numbers.
+        obs_scale: the factor applied to the world's observations (the world's
+            ``obs_scale``: 1/255 for the single-agent images, 1 for the two-agent world).
         device: where the networks live (``valint.nets.select_device``: a CUDA GPU when there
             is one unless ``VALINT_DEVICE`` says otherwise).
     """
@@ -380,9 +392,11 @@ class BatchedPPO:
         config: PPOConfig,
         *,
         stream_offset: int = 0,
+        obs_scale: float = IMAGE_OBS_SCALE,
         device: str | torch.device | None = None,
     ) -> None:
         self.seeds = [int(s) for s in seeds]
+        self.obs_scale = float(obs_scale)
         self.n_runs = len(self.seeds)
         self.obs_shape = tuple(obs_shape)
         self.n_actions = n_actions
@@ -392,7 +406,7 @@ class BatchedPPO:
             init_policy(self.seeds, self.obs_shape, n_actions), device=self.device
         )
         self.params = self.stack.params
-        self.kernel = PolicyKernel(self.stack, self.obs_shape)
+        self.kernel = PolicyKernel(self.stack, self.obs_shape, obs_scale=self.obs_scale)
         self.optimizer = StackedAdam(
             self.stack,
             AdamConfig(

@@ -8,10 +8,17 @@ trajectories from the same seed:
 - `ProsocialEnv`, a MiniGrid environment (MiniGrid objects, MiniGrid renderer), the reference;
 - `ProsocialBatch`, a vectorised numpy twin that steps `n` independent copies at once.
 
-Both draw every layout from `sample_prosocial_layout`, the only place randomness is used.
+Both draw every layout from `sample_prosocial_layout`, and the order in which the two agents
+act from the same generator: each copy's own seeded generator is the only source of randomness.
+Two layout rules exist (`valint.config.LAYOUT_RULES`): ``authors``, the rule of the authors'
+code and the default, and ``goal-branch``, which always puts the learner on the goal's branch.
 The social reward for helping (+0.4 to both agents when the partner reaches its goal) is not
 computed here: both implementations report the event as `goal_reached` and `social.py` pays
-it (STYLE.md §6.7). Only the learner's effort cost R_e is returned as the reward.
+it (STYLE.md §6.7), *adding* it to the effort cost. Only the learner's effort cost R_e is
+returned as the reward.
+
+The observation is fed to the networks unnormalised (`OBS_SCALE`, PAPER.md §7), unlike the
+single-agent world's images; the worlds carry their scale as ``obs_scale``.
 """
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Ball, Goal, Wall, WorldObj
 from minigrid.minigrid_env import MiniGridEnv
 from minigrid.utils.rendering import fill_coords, point_in_triangle, rotate_fn
+
+from valint.config import LAYOUT_RULES, OBS_SCALES, check_choice
 
 GRID_SIZE = 7
 """Width and height of the grid in cells, border walls included (PAPER.md §7)."""
@@ -52,6 +61,28 @@ BALL_COLOR = "yellow"
 """Colour of the ball, encoded as (6, 4, 0); yellow keeps it apart from both agents."""
 PARTNER_COLOR = "blue"
 """Colour of the partner, encoded as (10, 2, partner_dir); the learner is MiniGrid's red agent."""
+OBS_SCALE = 1.0
+"""Factor the networks apply to this world's observation: none, the integer codes 0-10 are fed
+as they are (PAPER.md §7: the authors' two-agent observation was not an image space)."""
+OBS_SCALE_BY_NAME = {"raw": OBS_SCALE, "1/255": 1.0 / 255.0}
+"""The observation scales of `valint.config.OBS_SCALES` as factors; ``1/255`` is the
+single-agent world's scaling (PAPER.md §4), kept to show what it does here."""
+
+
+def variant_name(layout_rule: str = "authors", obs_scale: str = "raw") -> str:
+    """The name of a variant of the world, used as its ``layout`` by `valint.experiments`:
+    ``"authors"`` for the default, else e.g. ``"goal-branch, 1/255"`` (PAPER.md §7)."""
+    check_choice("layout_rule", layout_rule, LAYOUT_RULES)
+    check_choice("obs_scale", obs_scale, OBS_SCALES)
+    return layout_rule if obs_scale == "raw" else f"{layout_rule}, {obs_scale}"
+
+
+def parse_variant(name: str) -> tuple[str, str]:
+    """``(layout_rule, obs_scale)`` of a `variant_name`; ValueError for any other name."""
+    allowed = [variant_name(r, s) for r in LAYOUT_RULES for s in OBS_SCALES]
+    check_choice("layout", name, allowed)
+    rule, _, scale = name.partition(", ")
+    return rule, scale or "raw"
 
 
 class ProsocialActions(IntEnum):
@@ -101,13 +132,13 @@ class ProsocialDraw(NamedTuple):
     ball: tuple[int, int]
     """The junction cell that holds the ball."""
     partner_pos: tuple[int, int]
-    """The partner's dead end, on one side of the ball."""
+    """The partner's start, on one side of the ball (a leaf or dead end, by the rule)."""
     partner_dir: int
     """The partner's direction."""
     goal: tuple[int, int]
-    """The partner's goal: a dead end on another side of the ball."""
+    """The partner's goal, on the other side of the ball."""
     learner_pos: tuple[int, int]
-    """The learner's dead end, on the goal's side and distinct from the goal."""
+    """The learner's start (where, depends on the layout rule; never the goal)."""
     learner_dir: int
     """The learner's direction."""
 
@@ -345,25 +376,137 @@ def prosocial_mazes() -> ProsocialMazes:
     )
 
 
-def sample_prosocial_layout(rng: np.random.Generator) -> ProsocialDraw:
+_Cell = tuple[int, int]
+
+
+class AuthorsLayouts(NamedTuple):
+    """The authors' layout rule precomputed on every maze of `prosocial_mazes` (PAPER.md §7).
+
+    For each maze, each junction (a cell of highest degree in the BFS spanning tree of
+    `prosocial_mazes`) splits the free cells, with the junction's cell removed, into two parts:
+    the connected component of the first free cell in row-major order, and the union of all
+    other components. Maze ``m`` owns the junctions ``junction_start[m]:junction_start[m + 1]``,
+    in row-major order of their cells. Cells are bits as in `ProsocialMazes`.
+    """
+
+    junction_start: np.ndarray
+    """(n_mazes + 1,) int64: offsets of each maze's junctions."""
+    ball: np.ndarray
+    """(n_junctions,) int64: bit index of the junction's cell."""
+    first_part: np.ndarray
+    """(n_junctions,) int64: mask of the component holding the first free cell."""
+    other_part: np.ndarray
+    """(n_junctions,) int64: mask of the union of all other components (may be empty)."""
+    leaves: np.ndarray
+    """(n_mazes,) int64: mask of the leaves (degree 1) of the maze's BFS spanning tree."""
+
+
+@functools.cache
+def authors_layouts() -> AuthorsLayouts:
+    """Precompute the authors' layout rule on every maze, once (cached); PAPER.md §7, Fig. 7.
+
+    The mazes are those of `prosocial_mazes` (8 interior walls, as for the ``goal-branch``
+    rule), with the same spanning tree (root at the first free cell in row-major order).
+    """
+    mazes = prosocial_mazes()
+    n = INTERIOR_SIZE * INTERIOR_SIZE
+    free_masks = ~mazes.wall_masks & _FULL_MASK
+    free = np.zeros((mazes.n_mazes, n + 1), dtype=bool)
+    free[:, :n] = (free_masks[:, None] >> np.arange(n)) & 1
+    tree_degree = _bfs_tree_degree(free, _interior_neighbours())
+    leaves = ((tree_degree == 1).astype(np.int64) << np.arange(n)).sum(axis=1)
+    maze, ball = np.nonzero(tree_degree == tree_degree.max(axis=1, keepdims=True))
+    remaining = free_masks[maze] & ~(np.int64(1) << ball)
+    first_part = _flood(remaining & -remaining, remaining)
+    counts = np.bincount(maze, minlength=mazes.n_mazes)
+    return AuthorsLayouts(
+        junction_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        ball=ball.astype(np.int64),
+        first_part=first_part,
+        other_part=remaining & ~first_part,
+        leaves=leaves,
+    )
+
+
+def sample_prosocial_layout(
+    rng: np.random.Generator, *, layout_rule: str = "authors"
+) -> ProsocialDraw:
     """Draw one layout of the prosocial world (PAPER.md §7, Fig. 7).
 
-    The only source of randomness of the world. It makes exactly seven calls, in this order:
-    ``rng.integers(n_mazes)`` picks the maze (every valid maze equally likely, see
-    `prosocial_mazes`); ``rng.integers(k)`` picks one of its k structures (ball, partner side,
-    goal side); then, each uniform, the partner's dead end among those of its side, the goal
-    among the goal side's dead ends, the learner among the goal side's remaining dead ends
-    (cells in row-major order); then ``rng.integers(4)`` for the partner's direction and
-    ``rng.integers(4)`` for the learner's direction.
+    With the world's order draws (`ProsocialEnv`), the only use of randomness of the world.
+    Both rules pick the maze uniformly among the 2,919 of `prosocial_mazes` and draw every
+    choice uniformly, cells in row-major order; directions come last, ``rng.integers(4)`` for
+    the partner's, then for the learner's.
+
+    ``authors`` (the authors' code, the default): ``rng.integers(n_mazes)`` picks the maze,
+    ``rng.integers(k)`` one of its k junctions for the ball, and a fair coin
+    ``rng.integers(2)`` (0: the first part) the part of the partner (`AuthorsLayouts`). If that
+    part or the other holds no leaf of the spanning tree, or the maze has fewer than three
+    leaves, these three draws are repeated. Then the partner starts on a leaf of its part, the
+    goal is a leaf of the other part and the learner a leaf of the goal's part other than the
+    goal. Where the goal is its part's only leaf, a case PAPER.md §7 does not settle, the
+    learner takes another leaf of the partner's part: this project's choice, the one that
+    reproduces the frequencies issue 12 measured on the authors' rule (the learner shares the
+    goal's component in about half the layouts, and starts next to the ball in about 12 %).
+
+    ``goal-branch`` (this project's earlier reading): ``rng.integers(n_mazes)`` picks the
+    maze; ``rng.integers(k)`` one of its k structures (ball, partner side, goal side, see
+    `prosocial_mazes`); then the partner's dead end among those of its side, the goal among
+    the goal side's dead ends and the learner among the goal side's remaining dead ends, so
+    the learner always starts on the goal's own branch.
 
     Args:
         rng: the generator of the environment copy (``env.np_random``).
+        layout_rule: ``authors`` or ``goal-branch`` (`valint.config.LAYOUT_RULES`).
 
     Returns:
         The layout.
     """
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {rng!r}")
+    check_choice("layout_rule", layout_rule, LAYOUT_RULES)
+    mazes = prosocial_mazes()
+    if layout_rule == "authors":
+        maze, ball, partner_pos, goal, learner_pos = _draw_authors(rng)
+    else:
+        maze, ball, partner_pos, goal, learner_pos = _draw_goal_branch(rng)
+    partner_dir = int(rng.integers(4))
+    learner_dir = int(rng.integers(4))
+    return ProsocialDraw(
+        walls=tuple(_mask_cells(int(mazes.wall_masks[maze]))),
+        ball=ball,
+        partner_pos=partner_pos,
+        partner_dir=partner_dir,
+        goal=goal,
+        learner_pos=learner_pos,
+        learner_dir=learner_dir,
+    )
+
+
+def _draw_authors(rng: np.random.Generator) -> tuple[int, _Cell, _Cell, _Cell, _Cell]:
+    """Maze, ball, partner, goal and learner of the ``authors`` rule (see the sampler)."""
+    mazes, table = prosocial_mazes(), authors_layouts()
+    while True:
+        maze = int(rng.integers(mazes.n_mazes))
+        first, stop = table.junction_start[maze], table.junction_start[maze + 1]
+        junction = int(first + rng.integers(stop - first))
+        parts = (int(table.first_part[junction]), int(table.other_part[junction]))
+        if int(rng.integers(2)) == 1:
+            parts = parts[::-1]
+        leaves = int(table.leaves[maze])
+        partner_cells = _mask_cells(parts[0] & leaves)
+        goal_cells = _mask_cells(parts[1] & leaves)
+        if partner_cells and goal_cells and leaves.bit_count() >= 3:
+            break
+    partner_pos = partner_cells.pop(int(rng.integers(len(partner_cells))))
+    goal = goal_cells.pop(int(rng.integers(len(goal_cells))))
+    learner_cells = goal_cells or partner_cells
+    learner_pos = learner_cells[int(rng.integers(len(learner_cells)))]
+    return maze, _bit_cell(int(table.ball[junction])), partner_pos, goal, learner_pos
+
+
+def _draw_goal_branch(rng: np.random.Generator) -> tuple[int, _Cell, _Cell, _Cell, _Cell]:
+    """Maze, ball, partner, goal and learner of the ``goal-branch`` rule (see the sampler)."""
     mazes = prosocial_mazes()
     maze = int(rng.integers(mazes.n_mazes))
     first, stop = mazes.structure_start[maze], mazes.structure_start[maze + 1]
@@ -373,17 +516,7 @@ def sample_prosocial_layout(rng: np.random.Generator) -> ProsocialDraw:
     goal_cells = _mask_cells(int(mazes.goal_dead_ends[structure]))
     goal = goal_cells.pop(int(rng.integers(len(goal_cells))))
     learner_pos = goal_cells[int(rng.integers(len(goal_cells)))]
-    partner_dir = int(rng.integers(4))
-    learner_dir = int(rng.integers(4))
-    return ProsocialDraw(
-        walls=tuple(_mask_cells(int(mazes.wall_masks[maze]))),
-        ball=_bit_cell(int(mazes.ball[structure])),
-        partner_pos=partner_pos,
-        partner_dir=partner_dir,
-        goal=goal,
-        learner_pos=learner_pos,
-        learner_dir=learner_dir,
-    )
+    return maze, _bit_cell(int(mazes.ball[structure])), partner_pos, goal, learner_pos
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,21 +657,25 @@ class ProsocialEnv(MiniGridEnv):
 
     The two-agent world of Fig. 7 (PAPER.md §7). A 7x7 grid with a wall border holds a
     corridor maze of exactly 8 interior walls (free cells connected; no 2x2 interior block
-    all free, all wall or a checkerboard). A scripted **partner** (blue triangle) stands on a
-    dead end and walks the shortest path to its **goal** (green), a dead end on the other
-    side of a junction. A **ball** (yellow) on that junction blocks the only way through.
-    The **learner** (red triangle) starts on a dead end on the goal's side. The partner
-    treats only walls as obstacles, so it bumps into the ball until the learner picks the
-    ball up: helping is clearing the ball so the partner can pass. Layouts come from
-    `sample_prosocial_layout`, uniform over all 2,919 valid mazes. The partner is a MiniGrid
-    object (`Partner`), so MiniGrid's renderer draws it next to the learner; `render` shows
-    the whole grid without the view highlight, since the learner sees all of it.
+    all free, all wall or a checkerboard). A **ball** (yellow) sits on a junction. A scripted
+    **partner** (blue triangle) starts on one side of the ball and walks the shortest path
+    to its **goal** (green) on the other side; the ball blocks the only way through. The
+    partner treats only walls as obstacles, so it bumps into the ball until the **learner**
+    (red triangle) picks the ball up: helping is clearing the ball so the partner can pass.
+    Layouts come from `sample_prosocial_layout`, uniform over the 2,919 valid mazes, with
+    the authors' placement rule by default (the learner shares the goal's component in about
+    half the layouts, and starts next to the ball in about 12 %) or ``goal-branch`` (the
+    learner always on the goal's branch). The partner is a MiniGrid object (`Partner`), so
+    MiniGrid's renderer draws it next to the learner; `render` shows the whole grid without
+    the view highlight, since the learner sees all of it.
 
-    Within a step the learner acts first, then the partner. Each step the partner turns
-    towards the next cell of its path (`partner_route`, `partner_action`) or, facing it,
-    moves forward; a forward move into a wall, the ball or the learner leaves it in place.
-    When the partner steps onto its goal, `goal_reached` is reported and the whole layout is
-    drawn again in place; the step counter keeps running.
+    Each step a fair coin from the environment's generator (``self.np_random.random() <
+    0.5``, drawn first) decides whether the learner acts before the partner or after it. The
+    partner turns towards the next cell of its path (`partner_route`, `partner_action`) or,
+    facing it, moves forward; a forward move into a wall, the ball or the learner leaves it
+    in place. Nobody steps onto the goal cell: the partner arrives by moving forward into it,
+    which reports `goal_reached`; after both agents have acted, the whole layout is then drawn
+    again in place and the step counter keeps running.
 
     ## Mission Space
 
@@ -546,24 +683,25 @@ class ProsocialEnv(MiniGridEnv):
 
     ## Action Space
 
-    | Num | Name    | Action                                                     |
-    |-----|---------|------------------------------------------------------------|
-    | 0   | still   | Do nothing                                                 |
-    | 1   | left    | Turn left                                                  |
-    | 2   | right   | Turn right                                                 |
-    | 3   | forward | Move forward (walls, the ball and the partner block it)    |
-    | 4   | pickup  | Facing the ball: remove it from the grid (nothing carried) |
+    | Num | Name    | Action                                                         |
+    |-----|---------|----------------------------------------------------------------|
+    | 0   | still   | Do nothing                                                     |
+    | 1   | left    | Turn left                                                      |
+    | 2   | right   | Turn right                                                     |
+    | 3   | forward | Move forward (walls, the ball, the partner and the goal block) |
+    | 4   | pickup  | Facing the ball: carry it (until the layout is drawn again)    |
 
     ## Observation Encoding
 
     A (9, 9, 4) uint8 egocentric view of the whole grid, built as PAPER.md §3 builds the
     single-agent view: MiniGrid's grid encoding (object, colour, state) of the 7x7 grid,
     with the learner written as (10, 0, learner_dir) and the partner as (10, 2, partner_dir);
-    the ball is (6, 4, 0), yellow. The grid is zero-padded to 17x17, the 9x9 window centred
-    on the learner is cut and rotated so the learner faces up: indexed [row, column,
-    channel], the learner is at [4, 4], the cell in front of it at [3, 4] and the cell to its
-    right at [4, 5]. Channel 3 is 1 on the partner's goal cell (also when the learner stands
-    on it), 0 elsewhere.
+    the ball is (6, 4, 0), yellow, and disappears from the view once carried. The grid is
+    zero-padded to 17x17, the 9x9 window centred on the learner is cut and rotated so the
+    learner faces up: indexed [row, column, channel], the learner is at [4, 4], the cell in
+    front of it at [3, 4] and the cell to its right at [4, 5]. Channel 3 is 1 on the
+    partner's goal cell, 0 elsewhere. The networks read these codes unscaled
+    (``obs_scale``, PAPER.md §7).
 
     `reset` and `step` report in `info` `partner_view_pos`, the partner's (row, column)
     in the returned observation; `step` also reports `partner_action`, the
@@ -575,7 +713,9 @@ class ProsocialEnv(MiniGridEnv):
 
     The reward is the learner's effort cost R_e: -0.009 for every forward move, also when
     it is blocked, 0 otherwise. The social reward for helping (+0.4 to both agents when
-    `info["goal_reached"]`) is paid by `valint.social`, not here.
+    `info["goal_reached"]`) is paid by `valint.social` and added to the cost, whichever
+    agent acted first (the authors' code assigned the cost instead, so it overwrote the
+    +0.4 when the partner happened to act first; this project does not repeat that bug).
 
     ## Termination
 
@@ -584,14 +724,24 @@ class ProsocialEnv(MiniGridEnv):
     ## Registered Configurations
 
     - `valint/Prosocial-v0` (registered in `valint.social`)
+
+    Args:
+        render_mode: None or one of MiniGrid's render modes.
+        layout_rule: ``authors`` or ``goal-branch`` (`valint.config.LAYOUT_RULES`).
+        obs_scale: ``raw`` or ``1/255`` (`valint.config.OBS_SCALES`): how the networks
+            scale this world's observation; it does not change the observation itself.
     """
 
-    def __init__(self, *, render_mode: str | None = None):
+    def __init__(
+        self, *, render_mode: str | None = None, layout_rule: str = "authors", obs_scale: str = "raw"
+    ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(
                 f"render_mode must be one of {[None, *self.metadata['render_modes']]}, "
                 f"got {render_mode!r}"
             )
+        check_choice("layout_rule", layout_rule, LAYOUT_RULES)
+        check_choice("obs_scale", obs_scale, OBS_SCALES)
         super().__init__(
             mission_space=MissionSpace(mission_func=self._gen_mission),
             grid_size=GRID_SIZE,
@@ -600,17 +750,22 @@ class ProsocialEnv(MiniGridEnv):
             render_mode=render_mode,
             highlight=False,
         )
+        self.layout_rule = layout_rule
+        self.obs_scale = OBS_SCALE_BY_NAME[obs_scale]
+        """Factor the networks apply to the observation (PAPER.md §7)."""
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.observation_space = spaces.Box(low=0, high=255, shape=OBS_SHAPE, dtype=np.uint8)
         self.layout: ProsocialDraw | None = None
         self.partner: Partner | None = None
         self.partner_pos: tuple[int, int] = (-1, -1)
         self.goal_pos: tuple[int, int] = (-1, -1)
+        self.learner_first = True
+        """Whether the learner acted before the partner in the last step."""
         self._route = np.full((GRID_SIZE, GRID_SIZE), -1, dtype=np.int8)
 
     @property
     def ball_present(self) -> bool:
-        """Whether the ball still blocks its junction (False once the learner picked it up)."""
+        """Whether the ball still blocks its junction (False once the learner carries it)."""
         return isinstance(self.grid.get(*self.layout.ball), Ball)
 
     @staticmethod
@@ -618,13 +773,14 @@ class ProsocialEnv(MiniGridEnv):
         return "help your partner reach its goal"
 
     def _gen_grid(self, width: int, height: int) -> None:
-        draw = sample_prosocial_layout(self.np_random)
+        draw = sample_prosocial_layout(self.np_random, layout_rule=self.layout_rule)
         self.grid, self.partner = _layout_grid(draw)
         self.layout = draw
         self.partner_pos = draw.partner_pos
         self.goal_pos = draw.goal
         self.agent_pos = draw.learner_pos
         self.agent_dir = draw.learner_dir
+        self.carrying = None
         self._route = partner_route(draw.walls, draw.goal)
 
     def reset(
@@ -635,26 +791,17 @@ class ProsocialEnv(MiniGridEnv):
         return obs, {"partner_view_pos": self._partner_view_pos(obs)}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Learner acts, then the partner; see the class docstring (PAPER.md §7)."""
+        """Both agents act, in an order drawn for this step; see the class docstring."""
         if action not in range(N_ACTIONS):
             raise ValueError(f"action must be one of 0..{N_ACTIONS - 1}, got {action!r}")
         self.step_count += 1
-        effort_cost = 0.0
-        fwd_pos = tuple(int(v) for v in self.front_pos)
-        fwd_cell = self.grid.get(*fwd_pos)
-        if action == ProsocialActions.left:
-            self.agent_dir = (self.agent_dir - 1) % 4
-        elif action == ProsocialActions.right:
-            self.agent_dir = (self.agent_dir + 1) % 4
-        elif action == ProsocialActions.forward:
-            effort_cost = EFFORT_COST
-            if fwd_cell is None or fwd_cell.can_overlap():
-                self.agent_pos = fwd_pos
-        elif action == ProsocialActions.pickup:
-            if fwd_cell is not None and fwd_cell.type == "ball":
-                self.grid.set(*fwd_pos, None)
-
-        partner_act, goal_reached = self._partner_step()
+        self.learner_first = bool(self.np_random.random() < 0.5)
+        if self.learner_first:
+            effort_cost = self._learner_step(action)
+            partner_act, goal_reached = self._partner_step()
+        else:
+            partner_act, goal_reached = self._partner_step()
+            effort_cost = self._learner_step(action)
         if goal_reached:
             self._gen_grid(self.width, self.height)
         truncated = self.step_count >= self.max_steps
@@ -668,6 +815,25 @@ class ProsocialEnv(MiniGridEnv):
             "partner_view_pos": self._partner_view_pos(obs),
         }
         return obs, effort_cost, False, truncated, info
+
+    def _learner_step(self, action: int) -> float:
+        """Apply the learner's action; returns its effort cost R_e."""
+        fwd_pos = tuple(int(v) for v in self.front_pos)
+        fwd_cell = self.grid.get(*fwd_pos)
+        if action == ProsocialActions.left:
+            self.agent_dir = (self.agent_dir - 1) % 4
+        elif action == ProsocialActions.right:
+            self.agent_dir = (self.agent_dir + 1) % 4
+        elif action == ProsocialActions.forward:
+            open_cell = fwd_cell is None or (fwd_cell.can_overlap() and fwd_pos != self.goal_pos)
+            if open_cell:
+                self.agent_pos = fwd_pos
+            return EFFORT_COST
+        elif action == ProsocialActions.pickup:
+            if fwd_cell is not None and fwd_cell.type == "ball" and self.carrying is None:
+                self.carrying = fwd_cell
+                self.grid.set(*fwd_pos, None)
+        return 0.0
 
     def _partner_step(self) -> tuple[int, bool]:
         """Move the scripted partner one step; returns its action and whether it arrived."""
@@ -729,6 +895,8 @@ class BatchStep(NamedTuple):
     """(n,) float32: R_e of the step, -0.009 for a forward move, else 0."""
     goal_reached: np.ndarray
     """(n,) bool: the partner reached its goal this step (the layout was drawn again)."""
+    learner_first: np.ndarray
+    """(n,) bool: the learner acted before the partner in this step."""
     truncated: np.ndarray
     """(n,) bool: the episode ended after this step (100 steps)."""
     final_obs: np.ndarray
@@ -782,11 +950,12 @@ def _maze_cells(wall_mask: int) -> tuple[np.ndarray, np.ndarray]:
 class ProsocialBatch:
     """`n` independent copies of `ProsocialEnv` stepped with vectorised numpy (PAPER.md §7).
 
-    Copy i draws its layouts from ``gymnasium.utils.seeding.np_random(seeds[i])[0]`` exactly
-    as ``ProsocialEnv.reset(seed=seeds[i])`` followed by a plain ``reset()`` at each
+    Copy i draws its layouts and its per-step order of the two agents from
+    ``gymnasium.utils.seeding.np_random(seeds[i])[0]`` exactly as
+    ``ProsocialEnv.reset(seed=seeds[i])`` followed by a plain ``reset()`` at each
     truncation, so both give identical observations, costs, goal events and partner actions
     from the same actions. State is numpy arrays over copies; Python loops only over copies
-    whose layout is drawn again (goal reached or truncated).
+    (one order draw each per step, and the copies whose layout is drawn again).
 
     The ISR (PAPER.md §7) pairs the observation the learner acted on with the learner's
     action and the partner's action at the partner's cell: keep `partner_view_pos` (after
@@ -795,18 +964,28 @@ class ProsocialBatch:
 
     Args:
         seeds: one seed per copy (non-negative ints).
+        layout_rule: ``authors`` or ``goal-branch`` (`valint.config.LAYOUT_RULES`).
+        obs_scale: ``raw`` or ``1/255`` (`valint.config.OBS_SCALES`), see `obs_scale`.
 
     Attributes:
+        obs_scale: the factor the networks apply to this world's observations (PAPER.md §7:
+            1, the integer codes unscaled, unless ``1/255`` was asked for).
         partner_view_pos: (n, 2) int64, (row, column) of the partner in the current
             observation (the last one returned by `reset` or `step`).
     """
 
-    def __init__(self, seeds: Sequence[int]):
+    def __init__(
+        self, seeds: Sequence[int], *, layout_rule: str = "authors", obs_scale: str = "raw"
+    ):
         seeds = list(seeds)
         if not seeds or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
             raise ValueError(
                 f"seeds must be a non-empty sequence of non-negative ints, got {seeds!r}"
             )
+        check_choice("layout_rule", layout_rule, LAYOUT_RULES)
+        check_choice("obs_scale", obs_scale, OBS_SCALES)
+        self.layout_rule = layout_rule
+        self.obs_scale = OBS_SCALE_BY_NAME[obs_scale]
         self.seeds = [int(s) for s in seeds]
         self.n = len(seeds)
         n = self.n
@@ -827,6 +1006,11 @@ class ProsocialBatch:
         self._step_count = np.zeros(n, dtype=np.int64)
         self.partner_view_pos = np.zeros((n, 2), dtype=np.int64)
 
+    @property
+    def carrying(self) -> np.ndarray:
+        """(n,) bool: the learner carries the ball (it picked it up in the current layout)."""
+        return ~self._ball_present
+
     def reset(self) -> np.ndarray:
         """Re-seed every copy from its seed and draw its first layout.
 
@@ -842,7 +1026,7 @@ class ProsocialBatch:
         return obs
 
     def step(self, actions: np.ndarray) -> BatchStep:
-        """Step every copy once: the learner acts, then the partner (PAPER.md §7).
+        """Step every copy once, the two agents in an order drawn per copy (PAPER.md §7).
 
         Args:
             actions: (n,) ints in 0..4 (`ProsocialActions`).
@@ -861,26 +1045,11 @@ class ProsocialBatch:
             )
         if actions.min() < 0 or actions.max() >= N_ACTIONS:
             raise ValueError(f"actions must be in 0..{N_ACTIONS - 1}, got {actions!r}")
-        self._learner_dir = (self._learner_dir + _TURN_BY_ACTION[actions]) % 4
-        front = self._learner_pos + _DIR_FLAT[self._learner_dir]
-        ball_in_front = self._ball_present & (self._ball == front)
-        forward = actions == _FORWARD
-        blocked = self._walls_flat[self._cell_offset + front] | ball_in_front
-        blocked |= self._partner_pos == front
-        self._learner_pos = np.where(forward & ~blocked, front, self._learner_pos)
-        self._ball_present &= ~((actions == _PICKUP) & ball_in_front)
-        effort_cost = np.where(forward, np.float32(EFFORT_COST), np.float32(0.0))
-
-        turn = (self._route_flat[self._cell_offset + self._partner_pos] - self._partner_dir) % 4
-        partner_act = _PARTNER_ACTION_BY_TURN[turn]
-        self._partner_dir = (self._partner_dir + _PARTNER_TURN_BY_TURN[turn]) % 4
-        target = self._partner_pos + _DIR_FLAT[self._partner_dir]
-        partner_blocked = self._walls_flat[self._cell_offset + target]
-        partner_blocked |= self._ball_present & (self._ball == target)
-        partner_blocked |= self._learner_pos == target
-        partner_moves = (turn == 0) & ~partner_blocked
-        self._partner_pos = np.where(partner_moves, target, self._partner_pos)
-        goal_reached = partner_moves & (self._partner_pos == self._goal)
+        learner_first = np.array([rng.random() < 0.5 for rng in self._rngs])
+        self._learner_step(actions, learner_first)
+        partner_act, goal_reached = self._partner_step()
+        self._learner_step(actions, ~learner_first)
+        effort_cost = np.where(actions == _FORWARD, np.float32(EFFORT_COST), np.float32(0.0))
         for i in np.flatnonzero(goal_reached):
             self._redraw(i)
 
@@ -900,14 +1069,42 @@ class ProsocialBatch:
             obs=obs,
             effort_cost=effort_cost,
             goal_reached=goal_reached,
+            learner_first=learner_first,
             truncated=truncated,
             final_obs=final_obs,
             partner_action=partner_act,
             partner_view_pos=self.partner_view_pos,
         )
 
+    def _learner_step(self, actions: np.ndarray, acting: np.ndarray) -> None:
+        """The learner's action in the copies where ``acting``; walls, the ball, the partner
+        and the goal block a forward move, and pickup takes the ball it faces."""
+        turn = np.where(acting, _TURN_BY_ACTION[actions], 0)
+        self._learner_dir = (self._learner_dir + turn) % 4
+        front = self._learner_pos + _DIR_FLAT[self._learner_dir]
+        ball_in_front = self._ball_present & (self._ball == front)
+        blocked = self._walls_flat[self._cell_offset + front] | ball_in_front
+        blocked |= (self._partner_pos == front) | (self._goal == front)
+        moves = acting & (actions == _FORWARD) & ~blocked
+        self._learner_pos = np.where(moves, front, self._learner_pos)
+        self._ball_present &= ~(acting & (actions == _PICKUP) & ball_in_front)
+
+    def _partner_step(self) -> tuple[np.ndarray, np.ndarray]:
+        """The partner's step in every copy; returns its actions and where it arrived."""
+        turn = (self._route_flat[self._cell_offset + self._partner_pos] - self._partner_dir) % 4
+        partner_act = _PARTNER_ACTION_BY_TURN[turn]
+        self._partner_dir = (self._partner_dir + _PARTNER_TURN_BY_TURN[turn]) % 4
+        target = self._partner_pos + _DIR_FLAT[self._partner_dir]
+        partner_blocked = self._walls_flat[self._cell_offset + target]
+        partner_blocked |= self._ball_present & (self._ball == target)
+        partner_blocked |= self._learner_pos == target
+        forward = (turn == 0) & ~partner_blocked
+        goal_reached = forward & (target == self._goal)
+        self._partner_pos = np.where(forward & ~goal_reached, target, self._partner_pos)
+        return partner_act, goal_reached
+
     def _redraw(self, i: int) -> None:
-        draw = sample_prosocial_layout(self._rngs[i])
+        draw = sample_prosocial_layout(self._rngs[i], layout_rule=self.layout_rule)
         wall_mask = _wall_mask(draw.walls)
         encoding, walls = _maze_cells(wall_mask)
         goal = draw.goal[1] * GRID_SIZE + draw.goal[0]
@@ -953,3 +1150,28 @@ class ProsocialBatch:
         right = (px - lx) * _DIR_DX[r] + (py - ly) * _DIR_DY[r]
         half = VIEW_SIZE // 2
         return np.stack([half - ahead, half + right], axis=1)
+
+
+def random_learner_partner_goals(
+    layout_rule: str = "authors", *, n_copies: int = 50, episodes: int = 20, seed: int = 0
+) -> float:
+    """Partner goals per episode when the learner acts uniformly at random (PAPER.md §7).
+
+    The level an untrained learner starts from, against which learning to help is judged.
+
+    Args:
+        layout_rule: ``authors`` or ``goal-branch``.
+        n_copies: world copies stepped together (seeds ``seed * n_copies ...``).
+        episodes: episodes per copy.
+        seed: picks the world seeds and the learner's actions.
+
+    Returns:
+        The mean over all ``n_copies * episodes`` episodes.
+    """
+    world = ProsocialBatch(range(seed * n_copies, (seed + 1) * n_copies), layout_rule=layout_rule)
+    world.reset()
+    actions = np.random.default_rng(seed)
+    goals = 0
+    for _ in range(episodes * MAX_STEPS):
+        goals += int(world.step(actions.integers(N_ACTIONS, size=n_copies)).goal_reached.sum())
+    return goals / (n_copies * episodes)
