@@ -399,12 +399,17 @@ def test_book_has_the_intro_and_every_executed_chapter(built_book: BuiltBook) ->
 def test_report_page_has_the_claims_table(built_book: BuiltBook) -> None:
     html = built_book.page("report").read_text()
     assert "<table" in html
-    for header in ("Claim", "Paper", "Ours", "Run", "Verdict"):
+    for header in ("Claim", "Paper", "Ours", "Run", "Verdict", "Paper scale", "This build",
+                   "Paper's test, our data"):
         assert f">{header}</th>" in html, header
     claims = book.load_claims(built_book.source / "book" / "generated" / "claims")
     assert len(claims) > 0
-    for claim_id in claims["claim_id"]:
+    unique = book.unique_claims(claims)
+    for claim_id in unique["claim_id"]:
         assert claim_id in html
+    # Fig. 4a's unlearning repeats Fig. 1b's test on the same runs: counted, and shown, once.
+    assert "fig4_none_unlearns" in set(claims["claim_id"]) - set(unique["claim_id"])
+    assert "fig4_none_unlearns" not in html
 
 
 @pytest.mark.slow
