@@ -53,7 +53,7 @@ def test_main_prints_json_writes_it_and_rejects_bad_arguments(
 ) -> None:
     monkeypatch.setattr(bench, "run_bench", functools.partial(bench.run_bench, config=TINY, device="cpu"))
     out = tmp_path / "generated" / "bench.json"
-    assert bench.main(["--rollouts", "1", "--no-sb3", "--json", "--out", str(out)]) == 0
+    assert bench.main(["--rollouts", "1", "--no-sb3", "--no-load", "--json", "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text())["results"][0]["runs"] == printed["results"][0]["runs"] == 1
     assert bench.main(["--rollouts", "0"]) == 2
@@ -67,12 +67,16 @@ def test_missing_sb3_says_how_to_install_the_extra(monkeypatch: pytest.MonkeyPat
     assert "pip install -e '.[bench]'" in bench.format_report(report)
 
 
-def test_estimate_duration_prices_every_batch_of_a_figure() -> None:
-    lines: list[str] = []
-    seconds = bench.estimate_duration("smoke", "fig4", log=lines.append)
-    assert math.isfinite(seconds) and seconds > 0
-    # fig4 = fig1 (3-wall phase 1, phase 2) + the 1-wall phase 1 and its phase 2, and two ISR batches
-    assert sum(line.startswith("PPO") for line in lines) == 4
-    assert sum(line.startswith("ISR") for line in lines) == 2
-    with pytest.raises(ValueError, match="figure"):
-        bench.estimate_duration("smoke", "fig2")
+@pytest.mark.slow
+def test_under_load_rows_train_the_figure_idle_and_beside_busy_processes() -> None:
+    from test_plan import MICRO
+
+    rows = bench.executor_under_load("fig1", MICRO, seeds=2, n_busy=1)
+    assert [(r["setup"], r["load"]) for r in rows] == [
+        (setup, load) for load in ("idle", "1 busy processes") for setup, _ in bench.LOAD_SETUPS
+    ]
+    for row in rows:
+        assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["env_steps"] == 2 * (2 + 3 * 1) * 64
+        if row["load"] == "idle":
+            assert row["fraction_of_idle"] == 1.0
+    assert "under load" in bench.format_load(rows, "fig1", "micro")

@@ -10,7 +10,7 @@ from PIL import Image
 from valint import gallery
 from valint.config import PPOConfig, get_profile
 from valint.envs import LAYOUT_NAMES, N_ACTIONS, OBS_SHAPE, OOD_LAYOUTS
-from valint.experiments import FigureResult
+from valint.figures import FigureResult
 from valint.ppo import BatchedPPO
 
 TILE = gallery.TILE_SIZE

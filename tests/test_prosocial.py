@@ -10,7 +10,8 @@ import torch
 from gymnasium.utils import seeding
 from gymnasium.utils.env_checker import check_env
 
-from valint.experiments import validate, world_obs_scale
+from valint.experiments import world_obs_scale
+from valint.figures import validate
 from valint.isr import init_isr, isr_forward, isr_input, predict
 from valint.ppo import BatchedPPO, policy_forward
 from valint.config import PPOConfig
@@ -742,7 +743,7 @@ def test_layout_rule_and_obs_scale_are_validated():
 def test_phase1_learning_by_seed_tests_each_seed_alone():
     import pandas as pd
 
-    from valint.experiments import phase1_learning_by_seed
+    from valint.stats import phase1_learning_by_seed
 
     rng = np.random.default_rng(0)
     episodes = np.arange(1, 201)
@@ -763,7 +764,7 @@ def test_phase1_learning_by_seed_tests_each_seed_alone():
 
 
 def test_fig7_robustness_trains_every_variant_and_reports_the_random_level(tmp_path):
-    from valint.experiments import fig7_robustness, fig7_robustness_summary
+    from valint.figures import fig7_robustness, fig7_robustness_summary
 
     table = fig7_robustness("smoke", store=tmp_path, progress=False)
     variants = set(zip(table["layout_rule"], table["obs_scale"]))

@@ -22,7 +22,8 @@ import pytest
 import torch
 
 import valint.isr as isr_module
-from valint import experiments
+from valint import experiments, plan
+from valint.figures import run_figure
 from valint.config import SMOKE, ISRConfig, PPOConfig
 from valint.envs import EPISODE_STEPS, LAYOUT_NAMES, N_ACTIONS, OBS_SHAPE, SocialGridBatch, parse_layout
 from valint.experiments import (
@@ -31,7 +32,6 @@ from valint.experiments import (
     isr_config_key,
     phase1_config,
     phase2_config,
-    run_figure,
     state_of,
     world_seed,
 )
@@ -49,14 +49,14 @@ TINY = SMOKE.with_overrides(
     ppo=PPOConfig(learning_rate=5e-4, n_steps=64, batch_size=32, n_epochs=1),
     phase1_rollouts=5,
     phase2_rollouts=1,
-    fig5_phase2_rollouts=1,
+    long_phase2_rollouts=1,
     eval_episodes=3,
     # 110 is not a multiple of the 64-step rollout: the checks fall at 128 and 256 steps, and
     # the last rollout (320 steps) is not a check, so the best state cannot be the final one.
     checkpoint_every=110,
     checkpoint_window=3,
     isr=ISRConfig(eval_every=20, max_draws=60),
-    isr_fig6=ISRConfig(eval_every=5, max_draws=10),
+    isr_undertrained=ISRConfig(eval_every=5, max_draws=10),
 )
 SEED = 0
 
@@ -111,8 +111,11 @@ def protocol(tmp_path_factory, one_torch_thread):
             })
 
     def run_phase2(world, runs, *args, start="final", **kwargs):
-        spy.phase2_runs.append({"figure": spy.figure, "runs": list(runs), "start": start})
-        return real_run_phase2(world, runs, *args, start=start, **kwargs)
+        envs_before = len(spy.envs)
+        out = real_run_phase2(world, runs, *args, start=start, **kwargs)
+        if len(spy.envs) > envs_before:  # a call that trained, not one that read the store
+            spy.phase2_runs.append({"figure": spy.figure, "runs": list(runs), "start": start})
+        return out
 
     def load_run_states(self, states):
         spy.loaded.append({"figure": spy.figure, "states": [{k: np.array(v) for k, v in s.items()} for s in states]})
@@ -124,6 +127,7 @@ def protocol(tmp_path_factory, one_torch_thread):
         mp.setattr(experiments, "make_world", make_world)
         mp.setattr(experiments, "LearnerEnv", LearnerEnv)
         mp.setattr(experiments, "run_phase2", run_phase2)
+        mp.setattr(plan, "run_phase2", run_phase2)
         mp.setattr(BatchedPPO, "load_run_states", load_run_states)
         for name, figure, params in (
             ("fig1", "fig1", {}),
@@ -133,7 +137,9 @@ def protocol(tmp_path_factory, one_torch_thread):
             ("fig1 again", "fig1", {}),
         ):
             spy.figure = name
-            results[name] = run_figure(figure, TINY, seeds=1, store=store, progress=False, **params)
+            results[name] = run_figure(
+                figure, TINY, seeds=1, store=store, progress=False, executor="inprocess", **params
+            )
     return {"root": root, "spy": spy, "results": results}
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from valint import records
-from valint.experiments import run_figure
+from valint.figures import run_figure
 from valint.provenance import science_code_hash
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from valint.config import FIGURES, PROFILE_NAMES
+from valint.config import PROFILE_NAMES
+from valint.figures import FIGURE_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m valint", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="re-run one figure and write its tables and claims")
-    run.add_argument("figure", help=f"one of {', '.join(FIGURES)}")
+    run.add_argument("figure", help=f"one of {', '.join(FIGURE_NAMES)}")
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILE_NAMES)}")
     run.add_argument("--seeds", type=_int_arg("--seeds"), default=None, help="number of seeds")
     run.add_argument("--seed-offset", type=_int_arg("--seed-offset"), default=0, help="first seed")
@@ -50,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", type=_figure_param, default=[],
         help="a figure parameter, e.g. --param layout=x (fig5, fig6) or --param isr_pay=gate",
     )
+    _executor_args(run)
     record = sub.add_parser(
         "record", help="run one part of a figure at the paper's protocol into records/paper/")
-    record.add_argument("figure", help=f"one of {', '.join(FIGURES)}")
+    record.add_argument("figure", help=f"one of {', '.join(FIGURE_NAMES)}")
     record.add_argument("--seeds", type=_int_arg("--seeds"), default=None,
                         help="number of seeds of this part (default: the paper's ten)")
     record.add_argument("--seed-offset", type=_int_arg("--seed-offset"), default=0, help="first seed")
@@ -62,11 +64,29 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--store", default=None, help="results store (default $VALINT_RESULTS or results/)")
     record.add_argument("--check", action="store_true",
                         help="recompute the verdicts of every recorded part and compare")
+    _executor_args(record)
     sub.add_parser("book", help="execute the notebooks and build the book", add_help=False)
     sub.add_parser("bench", help="measure training throughput", add_help=False)
     sub.add_parser("student", help="write a student's copy of a chapter (no solutions)",
                    add_help=False)
     return parser
+
+
+def _executor_args(parser: argparse.ArgumentParser) -> None:
+    """Where the figure's batches run (``valint.executors``)."""
+    from valint.executors import EXECUTORS, SCHEDULER_ENV
+
+    parser.add_argument(
+        "--executor", default="auto", choices=EXECUTORS,
+        help="auto (default): local worker processes when more than one core is free; "
+             "inprocess; local; dask (a LocalCluster, or the scheduler of --scheduler)",
+    )
+    parser.add_argument("--workers", type=_int_arg("--workers"), default=None,
+                        help="worker processes (default: the usable cores)")
+    parser.add_argument("--scheduler", default=None,
+                        help=f"a Dask scheduler address, e.g. tcp://host:8786 (default ${SCHEDULER_ENV})")
+    parser.add_argument("--threads", type=_int_arg("--threads"), default=1,
+                        help="torch threads per batch (default 1)")
 
 
 def _int_arg(name: str):
@@ -81,7 +101,8 @@ def _int_arg(name: str):
 
 def run_command(args: argparse.Namespace) -> int:
     """``python -m valint run``: validate, run, then write the results."""
-    from valint.experiments import default_store, run_figure, validate
+    from valint.experiments import default_store
+    from valint.figures import run_figure, validate
     from valint.records import write_outputs
     from valint.store import ResultsStore
 
@@ -95,14 +116,24 @@ def run_command(args: argparse.Namespace) -> int:
     if args.profile == "paper":
         from valint.bench import estimate_duration
 
-        seconds = estimate_duration("paper", args.figure, n_seeds=args.seeds)
+        seconds = estimate_duration("paper", args.figure, n_seeds=args.seeds, **params)
         print(
-            f"valint: {args.figure} with the paper profile needs about {seconds / 3600:.1f} h on this "
-            "machine (less for runs already in the store)",
+            f"valint: {args.figure} with the paper profile needs about {seconds / 3600:.1f} h of "
+            "training in one process on this machine (less for runs already in the store, and "
+            "less with worker processes that train batches in parallel)",
             file=sys.stderr,
         )
+    try:
+        from valint.executors import check_executor
+
+        check_executor(args.executor, args.workers, args.threads)
+    except ValueError as err:
+        print(f"valint: error: {err}", file=sys.stderr)
+        return 2
     result = run_figure(
-        args.figure, args.profile, seeds=args.seeds, seed_offset=args.seed_offset, store=store, **params
+        args.figure, args.profile, seeds=args.seeds, seed_offset=args.seed_offset, store=store,
+        executor=args.executor, workers=args.workers, scheduler=args.scheduler, threads=args.threads,
+        **params,
     )
     out = write_outputs(result, Path(args.out or f"out/{args.figure}-{args.profile}"))
     verdicts = result.claims["verdict"].value_counts().to_dict() if len(result.claims) else {}
@@ -114,7 +145,7 @@ def run_command(args: argparse.Namespace) -> int:
 def record_command(args: argparse.Namespace) -> int:
     """``python -m valint record``: one part of a paper-scale record, or ``--check`` them all."""
     from valint import records
-    from valint.experiments import DEFAULTS, validate
+    from valint.figures import FIGURES, validate
 
     root = Path(args.root) if args.root else records.RECORDS_ROOT
     params = dict(args.param)
@@ -130,7 +161,7 @@ def record_command(args: argparse.Namespace) -> int:
             return 1
         print(checked.to_string(index=False))
         return 0 if checked["agree"].all() else 1
-    part = records.part_name(seeds, merged, DEFAULTS.get(args.figure, {}))
+    part = records.part_name(seeds, merged, FIGURES[args.figure].defaults)
     args.profile, args.out = "paper", str(root / args.figure / part)
     status = run_command(args)
     if status == 0:

@@ -51,7 +51,7 @@ from typing import Any
 
 import torch
 
-from valint.config import FIGURES, PPOConfig, Profile, check_choice, check_int, get_profile
+from valint.config import PPOConfig, Profile, check_int
 from valint.nets import select_device, torch_threads
 
 BENCH_SEED = 0
@@ -416,48 +416,118 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# How long a figure will take
+# Under load: a laptop with a browser open
 # ---------------------------------------------------------------------------------------------
 
 
-def _figure_workload(profile: Profile, figure: str, n_seeds: int) -> tuple[list[tuple], list[tuple]]:
-    """The PPO and ISR batches a figure trains when nothing is stored yet (PAPER.md §6).
+LOAD_SETUPS = (
+    ("default executor (auto, 1 thread per batch)", {"executor": "auto", "threads": 1}),
+    ("one process, a thread per core", {"executor": "inprocess", "threads": None}),
+)
+"""What the under-load rows compare: the default executor, and one process with a torch thread
+team as wide as the machine (how every figure ran before ``valint.executors``)."""
+
+
+def _busy_processes(n: int) -> list[Any]:
+    """``n`` single-threaded processes that spin until killed: the load of a busy laptop."""
+    import subprocess
+
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def executor_under_load(
+    figure: str = "fig4",
+    profile: str | Profile = "smoke",
+    *,
+    seeds: int | None = None,
+    n_busy: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Wall time of one figure's training idle and beside ``n_busy`` spinning processes.
+
+    Each measurement trains the figure from a fresh, empty store, once per setup of
+    :data:`LOAD_SETUPS`, idle and then loaded, interleaved, so a slow spell of the machine hits
+    both setups. ``n_busy`` defaults to one busy process per usable core (a loaded laptop).
 
     Returns:
-        ``ppo``: (world, layout, runs, rollouts) per batch; ``isr``: (ISRConfig, transitions
-        per ISR) per batch, as ``valint.experiments`` schedules them.
+        One row per setup and load: setup, load (``idle`` or ``N busy processes``), wall_s,
+        env_steps (of the figure's plan), env_steps_per_s, cpu_s (this process and its
+        workers), fraction_of_idle (env_steps_per_s over the same setup's idle rate).
     """
-    n = n_seeds
-    p1 = profile.phase1_rollouts
-    p1_steps = profile.phase1_steps
-    three = [("grid", "random-3", n, p1)]
-    one = [("grid", "random-1", n, p1)]
-    if figure == "fig1":
-        return three + [("grid", "random-3", 3 * n, profile.phase2_rollouts)], [(profile.isr, [p1_steps] * n)]
-    if figure == "fig3":
-        sizes = [size for size in profile.fig3b_sizes for _ in range(n)]
-        return three, [(profile.isr_fig3a, [p1_steps] * n), (profile.isr_fig3b, sizes)]
-    if figure == "fig4":
-        ppo, isr = _figure_workload(profile, "fig1", n)
-        return ppo + one + [("grid", "random-5", 3 * n, profile.phase2_rollouts)], isr + [(profile.isr, [p1_steps] * n)]
-    if figure == "fig5":
-        return one + [("grid", "x", 11 * n, profile.fig5_phase2_rollouts)], [(profile.isr, [p1_steps] * n)]
-    if figure == "fig6":
-        return one + [("grid", "x", n, profile.fig5_phase2_rollouts)], [(profile.isr_fig6, [p1_steps] * n)]
-    p7 = profile.fig7_phase1_rollouts
-    return (
-        [("prosocial", "authors", n, p7), ("prosocial", "authors", 3 * n, profile.fig7_phase2_rollouts)],
-        [(profile.isr_fig7, [p7 * profile.fig7_ppo.n_steps] * n)],
-    )
+    import tempfile
+
+    from valint.executors import usable_cores
+    from valint.figures import plan_figure, run_figure
+    from valint.plan import workload
+
+    cores = usable_cores()
+    n_busy = cores if n_busy is None else check_int("n_busy", n_busy, minimum=0, maximum=256)
+    steps_table = workload(plan_figure(figure, profile, seeds=seeds).plan)
+    env_steps = int((steps_table["rollouts"] * steps_table["n_steps"]).sum())
+    rows = []
+    for loaded in (False, True):
+        for setup, options in LOAD_SETUPS:
+            threads = options["threads"] or cores
+            busy = _busy_processes(n_busy) if loaded else []
+            try:
+                with tempfile.TemporaryDirectory() as root:
+                    before = _cpu_seconds()
+                    started = time.perf_counter()
+                    run_figure(figure, profile, seeds=seeds, store=root, progress=False,
+                               executor=options["executor"], threads=threads)
+                    wall = time.perf_counter() - started
+            finally:
+                spent_busy = _stop(busy)
+            cpu = _cpu_seconds() - before - spent_busy
+            rows.append({
+                "setup": setup, "load": f"{n_busy} busy processes" if loaded else "idle",
+                "threads": threads, "wall_s": wall, "env_steps": env_steps,
+                "env_steps_per_s": env_steps / wall, "cpu_s": cpu,
+            })
+            if log is not None:
+                log(f"{setup}, {rows[-1]['load']}: {wall:.1f} s")
+    idle = {r["setup"]: r["env_steps_per_s"] for r in rows if r["load"] == "idle"}
+    for row in rows:
+        row["fraction_of_idle"] = row["env_steps_per_s"] / idle[row["setup"]]
+    return rows
 
 
-def _isr_steps(config: Any, n_transitions: int) -> int:
-    """Gradient steps of one ISR on ``n_transitions`` phase-1 transitions (``train_isr``)."""
-    n_train = n_transitions - int(round(n_transitions * config.test_fraction))
-    draws = config.epochs * n_train
-    if config.max_draws is not None:
-        draws = min(draws, config.max_draws)
-    return draws // config.batch_size
+def _stop(processes: list[Any]) -> float:
+    """Kill the busy processes; returns the CPU seconds they used (not the figure's)."""
+    import psutil
+
+    spent = 0.0
+    for process in processes:
+        try:
+            times = psutil.Process(process.pid).cpu_times()
+            spent += times.user + times.system
+        except psutil.Error:
+            pass
+        process.kill()
+        process.wait()
+    return spent
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the worker processes)."""
+    self_usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return self_usage.ru_utime + self_usage.ru_stime + children.ru_utime + children.ru_stime
+
+
+def format_load(rows: list[dict[str, Any]], figure: str, profile: str) -> str:
+    """The under-load rows as text."""
+    lines = [f"  under load: {figure} at the {profile} profile from an empty store",
+             f"  {'setup':<46}{'load':>20}{'wall s':>9}{'CPU s':>8}{'of idle':>9}"]
+    for row in rows:
+        lines.append(f"  {row['setup']:<46}{row['load']:>20}{row['wall_s']:>9.1f}{row['cpu_s']:>8.1f}"
+                     f"{row['fraction_of_idle']:>9.0%}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# How long a figure will take
+# ---------------------------------------------------------------------------------------------
 
 
 def _probe_ppo(world: str, layout: str, n_runs: int, config: PPOConfig, device: str | None) -> tuple[float, float]:
@@ -510,57 +580,68 @@ def estimate_duration(
     n_seeds: int | None = None,
     device: str | None = None,
     log: Callable[[str], None] | None = None,
+    **params: Any,
 ) -> float:
-    """Expected wall seconds of a figure's sweep on this machine, before it starts.
+    """Expected seconds of a figure's training in one process, before it starts.
 
-    Counts the PPO run-rollouts and ISR gradient steps the figure needs (PAPER.md §6, as
-    ``valint.experiments`` schedules them, assuming nothing is in the results store yet), and
-    prices them with a short measurement (a few seconds) of this machine's acting step,
-    minibatch update and ISR step at the batch sizes of the figure, up to ten runs; larger
-    batches are priced per run. Evaluation episodes and held-out ISR evaluations are not
-    counted, so the estimate is a little low.
+    Prices the figure's own plan (``valint.figures.plan_figure``, :func:`valint.plan.workload`:
+    every PPO run-rollout and ISR gradient step it trains when nothing is stored yet) with a
+    short measurement (a few seconds) of this machine's acting step, minibatch update and ISR
+    step at the batch sizes of the plan, up to ten runs; larger batches are priced per run.
+    Evaluation episodes and held-out ISR evaluations are not counted, so the estimate is a
+    little low; worker processes divide it by up to the number of batches that can run at once.
 
     Args:
         profile: ``paper``, ``quick``, ``smoke`` or a :class:`valint.config.Profile`.
-        figure: fig1, fig3, fig4, fig5, fig6 or fig7.
+        figure: a registered figure (``valint.figures.FIGURES``).
         n_seeds: seeds of the sweep (default: the profile's).
         device: where the sweep will train (``valint.nets.select_device``).
         log: called with one line per priced batch.
+        **params: the figure's parameters, as for ``run_figure``.
 
     Returns:
         Seconds.
     """
-    prof = get_profile(profile)
-    check_choice("figure", figure, FIGURES)
-    n = prof.n_seeds if n_seeds is None else check_int("n_seeds", n_seeds, minimum=1)
-    ppo_batches, isr_batches = _figure_workload(prof, figure, n)
-    cfg = prof.fig7_ppo if figure == "fig7" else prof.ppo
+    import pandas as pd
+
+    from valint.figures import plan_figure
+
+    if n_seeds is not None:
+        check_int("n_seeds", n_seeds, minimum=1)
+    figure_plan = plan_figure(figure, profile, seeds=n_seeds, **params)
     total = 0.0
     probes: dict[tuple, Any] = {}
-    for world, layout, n_runs, rollouts in ppo_batches:
-        probe_runs = min(n_runs, TEN_RUNS)
-        key = ("ppo", world, probe_runs)
-        if key not in probes:
-            probes[key] = _probe_ppo(world, "random-3" if world == "grid" else layout, probe_runs, cfg, device)
-        acting, minibatch = probes[key]
-        per_rollout = cfg.n_steps * acting + cfg.n_epochs * cfg.n_minibatches * minibatch
-        seconds = rollouts * per_rollout * n_runs / probe_runs
-        total += seconds
-        if log is not None:
-            log(f"PPO {world} {layout}: {n_runs} runs x {rollouts} rollouts ~ {seconds:,.0f} s")
-    for config, sizes in isr_batches:
-        steps = sorted(_isr_steps(config, size) for size in sizes)
-        seconds, done = 0.0, 0
-        for i, until in enumerate(steps):
-            active = len(steps) - i
-            key = ("isr", config.batch_size, min(active, TEN_RUNS))
+    for batch in figure_plan.plan.batches:
+        rows = pd.DataFrame(batch.workload())
+        n_runs = len(rows)
+        if batch.kind in ("phase1", "phase2"):
+            world = batch.world
+            cfg = batch.profile.ppo if batch.kind == "phase1" else batch.phase1.profile.ppo
+            probe_runs = min(n_runs, TEN_RUNS)
+            key = ("ppo", world, probe_runs, cfg)
             if key not in probes:
-                probes[key] = _probe_isr(config, min(active, TEN_RUNS), device)
-            seconds += (until - done) * probes[key] * active / min(active, TEN_RUNS)
-            done = until
+                layout = "random-3" if world == "grid" else rows["layout"].iloc[0]
+                probes[key] = _probe_ppo(world, layout, probe_runs, cfg, device)
+            acting, minibatch = probes[key]
+            per_rollout = cfg.n_steps * acting + cfg.n_epochs * cfg.n_minibatches * minibatch
+            seconds = int(rows["rollouts"].max()) * per_rollout * n_runs / probe_runs
+            if log is not None:
+                log(f"PPO {batch.kind} {world} {rows['layout'].iloc[0]}: {n_runs} runs x "
+                    f"{int(rows['rollouts'].max())} rollouts ~ {seconds:,.0f} s")
+        else:
+            config = batch.isr
+            steps = sorted(rows["isr_steps"].astype(int))
+            seconds, done = 0.0, 0
+            for i, until in enumerate(steps):
+                active = len(steps) - i
+                key = ("isr", config.batch_size, min(active, TEN_RUNS))
+                if key not in probes:
+                    probes[key] = _probe_isr(config, min(active, TEN_RUNS), device)
+                seconds += (until - done) * probes[key] * active / min(active, TEN_RUNS)
+                done = until
+            if log is not None:
+                log(f"ISR: {n_runs} models, up to {steps[-1]:,} steps ~ {seconds:,.0f} s")
         total += seconds
-        if log is not None:
-            log(f"ISR: {len(sizes)} models, up to {steps[-1]:,} steps ~ {seconds:,.0f} s")
     return total
 
 
@@ -582,6 +663,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-sb3", action="store_true", help="skip the Stable-Baselines3 comparison")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--out", default=None, help="also write the JSON object to this file")
+    parser.add_argument("--no-load", action="store_true",
+                        help="skip the under-load rows (a figure trained idle and beside busy processes)")
+    parser.add_argument("--load-figure", default="fig4", help="the figure of the under-load rows (default fig4)")
+    parser.add_argument("--load-profile", default="smoke", help="its profile (default smoke)")
     return parser
 
 
@@ -595,11 +680,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"valint: error: {err}", file=sys.stderr)
         return 2
+    if not args.no_load:
+        from valint.figures import validate
+
+        try:
+            validate(args.load_figure, args.load_profile, None, 0, {})
+        except ValueError as err:
+            print(f"valint: error: {err}", file=sys.stderr)
+            return 2
     report = run_bench(
         args.rollouts, threads=args.threads, repeats=args.repeats, device=args.device, with_sb3=not args.no_sb3
     )
+    if not args.no_load:
+        report["under_load"] = {
+            "figure": args.load_figure, "profile": args.load_profile,
+            "rows": executor_under_load(args.load_figure, args.load_profile),
+        }
     text = json.dumps(report, indent=2, default=str)
-    print(text if args.json else format_report(report))
+    if args.json:
+        print(text)
+    else:
+        print(format_report(report))
+        if "under_load" in report:
+            print(format_load(report["under_load"]["rows"], args.load_figure, args.load_profile))
     if args.out is not None:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)

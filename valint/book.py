@@ -329,10 +329,10 @@ def record_verdicts(figures: Sequence[str] | None = None) -> pd.DataFrame:
         ``stale`` (made by other science code) and ``missing`` (what the record still lacks).
     """
     from valint import records
-    from valint.config import FIGURES
+    from valint.figures import FIGURE_NAMES
 
     frames = []
-    for figure in figures or FIGURES:
+    for figure in figures or FIGURE_NAMES:
         record = records.load_record(figure)
         if record.empty:
             continue

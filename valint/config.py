@@ -5,7 +5,7 @@ the book in minutes on a 2-core laptop; each of its deviations from ``paper`` is
 ``Profile.deviations`` and shown in the book. ``smoke`` runs in seconds and exists for tests:
 it keeps the code paths, not the science.
 
-Every public entry point (the command line, ``experiments.run_figure``, the notebooks) validates
+Every public entry point (the command line, ``figures.run_figure``, the notebooks) validates
 its parameters here before any work starts, and a bad value gets a ``ValueError`` that names the
 parameter, the value and what is allowed.
 """
@@ -18,8 +18,6 @@ from typing import Any, Literal
 Condition = Literal["oracle", "none", "isr", "frozen"]
 PayMode = Literal["add", "gate", "replace"]
 
-FIGURES = ("fig1", "fig3", "fig4", "fig5", "fig6", "fig7")
-"""Figures with an experiment (Figure 2 is a diagram)."""
 CONDITIONS = ("oracle", "none", "isr", "frozen")
 """Conditions after the caregiver leaves (PAPER.md §5)."""
 PAY_MODES = ("add", "gate", "replace")
@@ -105,13 +103,13 @@ class Profile:
     """The learner."""
     isr: ISRConfig = field(default_factory=ISRConfig)
     """The ISR of Figs. 1, 4, 5 (batch 1, lr 3e-4)."""
-    isr_fig3a: ISRConfig = field(default_factory=lambda: ISRConfig(learning_rate=3e-5, batch_size=10))
+    isr_curve: ISRConfig = field(default_factory=lambda: ISRConfig(learning_rate=3e-5, batch_size=10))
     """The ISR of Fig. 3a (batch 10, lr 3e-5)."""
-    isr_fig3b: ISRConfig = field(default_factory=lambda: ISRConfig(learning_rate=3e-5))
+    isr_data_size: ISRConfig = field(default_factory=lambda: ISRConfig(learning_rate=3e-5))
     """The ISR of Fig. 3b (batch 1, lr 3e-5)."""
-    isr_fig6: ISRConfig = field(default_factory=lambda: ISRConfig(max_draws=1000))
+    isr_undertrained: ISRConfig = field(default_factory=lambda: ISRConfig(max_draws=1000))
     """The under-trained ISR of Fig. 6 (PAPER.md: "trained on very few steps"; our choice)."""
-    isr_fig7: ISRConfig = field(
+    isr_prosocial: ISRConfig = field(
         default_factory=lambda: ISRConfig(batch_size=10, epochs=10, test_fraction=0.0)
     )
     """The ISR of Fig. 7: 10 epochs, batch 10, no held-out split (PAPER.md §7)."""
@@ -119,20 +117,20 @@ class Profile:
     """Phase 1 with the caregiver: 59 x 2,048 = 120,832 steps (about 6,000 episodes)."""
     phase2_rollouts: int = 59
     """Phase 2 of Figs. 1b, 4a, 4b: +120,832 steps."""
-    fig5_phase2_rollouts: int = 118
+    long_phase2_rollouts: int = 118
     """Phase 2 of Figs. 5 and 6: +241,664 steps."""
-    fig7_ppo: PPOConfig = field(default_factory=PPOConfig)
+    prosocial_ppo: PPOConfig = field(default_factory=PPOConfig)
     """The learner of Fig. 7: the paper's PPO in every profile but ``smoke`` (faster settings
     make it stand still, PAPER.md §7)."""
-    fig7_phase1_rollouts: int = 118
+    prosocial_phase1_rollouts: int = 118
     """Phase 1 of Fig. 7: 240k steps (118 rollouts = 241,664 steps), PAPER.md §7."""
-    fig7_phase2_rollouts: int = 118
+    prosocial_phase2_rollouts: int = 118
     """Phase 2 of Fig. 7: +240k steps (118 rollouts = 241,664 steps), PAPER.md §7."""
-    fig7_robustness_rollouts: int = 30
+    robustness_rollouts: int = 30
     """Phase 1 of each variant in the Fig. 7 chapter's robustness section (ours)."""
-    fig7_robustness_seeds: int = 3
+    robustness_seeds: int = 3
     """Seeds per variant in the Fig. 7 chapter's robustness section (ours)."""
-    fig3b_sizes: tuple[int, ...] = (10_240, 20_480, 30_720, 40_960, 81_920, 120_832)
+    isr_data_sizes: tuple[int, ...] = (10_240, 20_480, 30_720, 40_960, 81_920, 120_832)
     """Phase-1 transitions the ISR of Fig. 3b sees (PPO for 10k ... 120k steps)."""
     eval_episodes: int = 100
     """Greedy evaluation episodes in the OOD layout (Figs. 4b, 5)."""
@@ -140,6 +138,11 @@ class Profile:
     """Steps between the best-checkpoint checks of Fig. 5."""
     checkpoint_window: int = 100
     """Episodes averaged by the best-checkpoint rule of Fig. 5."""
+    seeds_per_batch: int = 5
+    """Seeds whose runs train together as one stacked batch (``valint.plan``): a figure's
+    stages split into batches of this many seeds, which worker processes train in parallel.
+    It depends on the profile only, never on where a plan runs, so every executor trains the
+    same stacks and gets the same bits."""
     deviations: tuple[str, ...] = ()
     """Every difference from the ``paper`` profile, in words (shown in the book)."""
 
@@ -161,20 +164,21 @@ PAPER = Profile(name="paper")
 QUICK = Profile(
     name="quick",
     n_seeds=5,
+    seeds_per_batch=3,
     ppo=PPOConfig(learning_rate=1e-3, n_steps=512, n_epochs=4),
     isr=ISRConfig(eval_every=500),
-    isr_fig3a=ISRConfig(learning_rate=3e-5, batch_size=10, eval_every=50),
-    isr_fig3b=ISRConfig(learning_rate=3e-5, eval_every=1000),
-    isr_fig6=ISRConfig(max_draws=500, eval_every=100),
+    isr_curve=ISRConfig(learning_rate=3e-5, batch_size=10, eval_every=50),
+    isr_data_size=ISRConfig(learning_rate=3e-5, eval_every=1000),
+    isr_undertrained=ISRConfig(max_draws=500, eval_every=100),
     phase1_rollouts=30,
     phase2_rollouts=20,
-    fig5_phase2_rollouts=20,
-    isr_fig7=ISRConfig(batch_size=10, epochs=2, test_fraction=0.0),
-    fig7_phase1_rollouts=26,
-    fig7_phase2_rollouts=13,
-    fig7_robustness_rollouts=12,
-    fig7_robustness_seeds=2,
-    fig3b_sizes=(1_536, 3_072, 6_144, 10_240, 15_360),
+    long_phase2_rollouts=20,
+    isr_prosocial=ISRConfig(batch_size=10, epochs=2, test_fraction=0.0),
+    prosocial_phase1_rollouts=26,
+    prosocial_phase2_rollouts=13,
+    robustness_rollouts=12,
+    robustness_seeds=2,
+    isr_data_sizes=(1_536, 3_072, 6_144, 10_240, 15_360),
     eval_episodes=100,
     checkpoint_every=2_048,
     deviations=(
@@ -198,6 +202,9 @@ QUICK = Profile(
         "Fig. 3b: the ISR sees the first 1.5k, 3k, 6k, 10k and 15k phase-1 transitions instead "
         "of 10k ... 120k.",
         "Fig. 5: best-checkpoint check every 2,048 steps instead of 10,000.",
+        "Runs are stacked 3 seeds per batch instead of 5, so that two worker processes share "
+        "five seeds (an execution detail: a run's numbers do not depend on it beyond the last "
+        "bits of floating-point sums).",
         "Fig. 6: the under-trained ISR gets 500 draws (paper: unspecified 'very few steps').",
     ),
 )
@@ -205,21 +212,22 @@ QUICK = Profile(
 SMOKE = Profile(
     name="smoke",
     n_seeds=2,
+    seeds_per_batch=1,
     ppo=PPOConfig(learning_rate=5e-4, n_steps=256, n_epochs=2),
     isr=ISRConfig(eval_every=100, max_draws=400),
-    isr_fig3a=ISRConfig(learning_rate=3e-5, batch_size=10, eval_every=20, max_draws=200),
-    isr_fig3b=ISRConfig(learning_rate=3e-5, eval_every=100, max_draws=400),
-    isr_fig6=ISRConfig(max_draws=50, eval_every=10),
-    isr_fig7=ISRConfig(batch_size=10, epochs=1, test_fraction=0.0, max_draws=100),
+    isr_curve=ISRConfig(learning_rate=3e-5, batch_size=10, eval_every=20, max_draws=200),
+    isr_data_size=ISRConfig(learning_rate=3e-5, eval_every=100, max_draws=400),
+    isr_undertrained=ISRConfig(max_draws=50, eval_every=10),
+    isr_prosocial=ISRConfig(batch_size=10, epochs=1, test_fraction=0.0, max_draws=100),
     phase1_rollouts=3,
     phase2_rollouts=2,
-    fig5_phase2_rollouts=2,
-    fig7_ppo=PPOConfig(learning_rate=5e-4, n_steps=256, n_epochs=2),
-    fig7_phase1_rollouts=2,
-    fig7_phase2_rollouts=2,
-    fig7_robustness_rollouts=2,
-    fig7_robustness_seeds=1,
-    fig3b_sizes=(256, 512, 768),
+    long_phase2_rollouts=2,
+    prosocial_ppo=PPOConfig(learning_rate=5e-4, n_steps=256, n_epochs=2),
+    prosocial_phase1_rollouts=2,
+    prosocial_phase2_rollouts=2,
+    robustness_rollouts=2,
+    robustness_seeds=1,
+    isr_data_sizes=(256, 512, 768),
     eval_episodes=10,
     checkpoint_every=256,
     checkpoint_window=10,

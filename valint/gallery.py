@@ -40,7 +40,7 @@ from valint.ppo import BatchedPPO, policy_forward
 from valint.prosocial import render_prosocial, sample_prosocial_layout
 
 if TYPE_CHECKING:
-    from valint.experiments import FigureResult
+    from valint.figures import FigureResult
 
 TILE_SIZE = 32
 """Pixels per grid cell of every picture here (MiniGrid's default)."""

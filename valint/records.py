@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from valint.claims import figure_claims
-from valint.config import FIGURES, PAPER, check_choice
+from valint.config import PAPER, check_choice
 from valint.envs import LAYOUT_NAMES
 from valint.provenance import provenance, science_code_hash
 
@@ -48,7 +48,7 @@ def write_outputs(result: Any, out: Path) -> Path:
     half-written: either the whole folder is there or none of it.
 
     Args:
-        result: what ``valint.experiments.run_figure`` returned.
+        result: what ``valint.figures.run_figure`` returned.
         out: the folder to write (replaced if it exists).
 
     Returns:
@@ -139,7 +139,9 @@ def _part_row(path: Path) -> dict[str, Any]:
 def part_folders(figure: str, root: Path | None = None) -> list[Path]:
     """The complete parts of a figure's record, sorted by name (a part is a folder holding every
     file of :data:`RESULT_FILES`; temporary folders of an interrupted write are skipped)."""
-    check_choice("figure", figure, FIGURES)
+    from valint.figures import FIGURE_NAMES
+
+    check_choice("figure", figure, FIGURE_NAMES)
     folder = (RECORDS_ROOT if root is None else Path(root)) / figure
     if not folder.is_dir():
         return []
@@ -167,7 +169,7 @@ def load_record(figure: str, root: Path | None = None) -> Record:
     """Merge the parts of a figure's record (module docstring).
 
     Args:
-        figure: one of ``valint.config.FIGURES``.
+        figure: one of ``valint.figures.FIGURES``.
         root: the records folder (default :data:`RECORDS_ROOT`).
 
     Returns:

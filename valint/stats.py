@@ -1185,3 +1185,33 @@ def first_last_window_test(
     )
     result["window_episodes"] = w
     return _relative(result, result["mean_b"])
+
+
+def phase1_learning_by_seed(curves: pd.DataFrame, *, window_fraction: float = 0.1) -> pd.DataFrame:
+    """Did phase 1 of Fig. 7 teach each seed to help? One test per seed (PAPER.md §7).
+
+    Per seed, partner goals per episode in the last ``window_fraction`` of its phase-1 episodes
+    against the first (the untrained, near-uniform policy, i.e. about the random level): Welch's
+    t-test over the episodes of the two windows, one-sided (last > first).
+
+    Args:
+        curves: the ``curves`` table of Fig. 7 (docs/CONTRACTS.md).
+        window_fraction: share of the phase-1 episodes in each window.
+
+    Returns:
+        One row per seed: seed, window_episodes, first_window, last_window, statistic,
+        p_value (one-sided).
+    """
+    phase1 = curves[(curves["phase"] == 1) & (curves["condition"] == "oracle")]
+    rows = []
+    for seed, run in phase1.groupby("seed"):
+        values = run.sort_values("episode")["partner_goals_per_episode"].to_numpy()
+        w = max(2, int(np.ceil(window_fraction * len(values))))
+        first, last = values[:w], values[-w:]
+        test = sps.ttest_ind(last, first, equal_var=False, alternative="greater")
+        rows.append({
+            "seed": int(seed), "window_episodes": w, "first_window": float(first.mean()),
+            "last_window": float(last.mean()), "statistic": float(test.statistic),
+            "p_value": float(test.pvalue),
+        })
+    return pd.DataFrame(rows)

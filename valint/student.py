@@ -393,7 +393,7 @@ def live_runs(runs: Sequence[dict], times: pd.DataFrame, profile: str) -> pd.Dat
     """
     import shlex
 
-    from valint.experiments import validate
+    from valint.figures import validate
 
     rows = []
     for run in runs:

@@ -1,0 +1,191 @@
+"""Where a plan runs: in this process, in local worker processes, or on a Dask cluster.
+
+Every executor runs the same batches (``valint.plan``) with the same number of torch threads
+per batch (one by default), so the results are the same bits whichever ran them. Workers share
+the results store through the filesystem: a batch writes its runs there atomically and the
+figure's tables are read back from it, so the store must be a filesystem that every worker
+sees (a local disk for local workers, a shared filesystem such as NFS or Lustre for a cluster).
+A batch whose runs are all stored is skipped, so an interrupted run, local or distributed,
+resumes where it stopped.
+
+Why one thread per batch: a torch parallel region waits for its slowest thread, so when another
+process takes a core (a browser, a notebook server, a second job), a two-thread team stalls at
+every operation; single-threaded batches in separate processes share the cores fairly instead
+(``python -m valint bench`` measures both, idle and under load).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from valint.config import check_choice, check_int
+from valint.plan import Batch, Plan, batch_name
+from valint.store import ResultsStore
+
+EXECUTORS = ("auto", "inprocess", "local", "dask")
+"""``auto``: local workers when more than one core is free, else in-process; ``dask``: a
+``distributed`` scheduler (``scheduler=`` or ``$VALINT_SCHEDULER``), or a ``LocalCluster`` of
+``workers`` processes when no address is given."""
+SCHEDULER_ENV = "VALINT_SCHEDULER"
+"""Environment variable holding a Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``."""
+DEFAULT_THREADS = 1
+"""Torch threads per batch under every executor."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else ``os.cpu_count``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def run_batch(batch: Batch, store_root: str, threads: int = DEFAULT_THREADS, *_deps: object) -> str:
+    """Train one batch into the store at ``store_root`` with ``threads`` torch threads.
+
+    The function every executor calls (``_deps`` lets Dask order a batch after the batches it
+    needs). Returns the batch's name.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        batch.run(ResultsStore(Path(store_root)), progress=False)
+    finally:
+        torch.set_num_threads(previous)
+    return batch_name(batch)
+
+
+def check_executor(executor: str, workers: int | None, threads: int) -> tuple[int | None, int]:
+    """Validate the executor's parameters before any work; returns (workers, threads)."""
+    check_choice("executor", executor, EXECUTORS)
+    threads = check_int("threads", threads, minimum=1, maximum=256)
+    if workers is not None:
+        workers = check_int("workers", workers, minimum=1, maximum=4096)
+    return workers, threads
+
+
+def _worker_init(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _ready(batch: Batch, done: set[Batch], pending: set[Batch]) -> bool:
+    return all(d in done or d not in pending for d in batch.deps)
+
+
+def execute_plan(
+    plan: Plan,
+    store: ResultsStore,
+    *,
+    executor: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    threads: int = DEFAULT_THREADS,
+    on_done: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Train every batch of ``plan`` that the store lacks, respecting dependencies.
+
+    Args:
+        plan: from ``valint.figures.plan_figure``.
+        store: the results store; every worker opens the same directory.
+        executor: one of :data:`EXECUTORS`.
+        workers: worker processes (local or ``LocalCluster``); default: the usable cores.
+        scheduler: a Dask scheduler address; default ``$VALINT_SCHEDULER``.
+        threads: torch threads per batch.
+        on_done: called with each finished batch's name.
+
+    Returns:
+        The names of the batches trained, in order of completion.
+    """
+    workers, threads = check_executor(executor, workers, threads)
+    pending = plan.pending(store)
+    if not pending:
+        return []
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    cores = usable_cores()
+    if executor == "auto":
+        executor = "dask" if scheduler else ("local" if cores > 1 and len(pending) > 1 else "inprocess")
+    if executor == "inprocess":
+        return _in_process(pending, store, threads, on_done)
+    if executor == "local":
+        n = workers or cores
+        return _local(pending, store, threads, min(n, len(pending)), on_done)
+    return _dask(pending, store, threads, workers or cores, scheduler, on_done)
+
+
+def _in_process(
+    pending: Sequence[Batch], store: ResultsStore, threads: int, on_done: Callable[[str], None] | None
+) -> list[str]:
+    names = []
+    for batch in pending:
+        names.append(run_batch(batch, str(store.root), threads))
+        if on_done is not None:
+            on_done(names[-1])
+    return names
+
+
+def _local(
+    pending: Sequence[Batch], store: ResultsStore, threads: int, n_workers: int,
+    on_done: Callable[[str], None] | None,
+) -> list[str]:
+    import multiprocessing
+
+    todo, done, names = list(pending), set(), []
+    waiting = set(pending)
+    running: dict[Future, Batch] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_worker_init, initargs=(threads,)) as pool:
+        while todo or running:
+            for batch in [b for b in todo if _ready(b, done, waiting)]:
+                todo.remove(batch)
+                running[pool.submit(run_batch, batch, str(store.root), threads)] = batch
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                batch = running.pop(future)
+                names.append(future.result())
+                done.add(batch)
+                if on_done is not None:
+                    on_done(names[-1])
+    return names
+
+
+def _dask(
+    pending: Sequence[Batch], store: ResultsStore, threads: int, n_workers: int, scheduler: str | None,
+    on_done: Callable[[str], None] | None,
+) -> list[str]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)},
+        )
+        client = Client(cluster)
+    try:
+        futures = {}
+        for batch in pending:
+            deps = [futures[d] for d in batch.deps if d in futures]
+            futures[batch] = client.submit(
+                run_batch, batch, str(Path(store.root).resolve()), threads, *deps,
+                key=batch_name(batch).replace(":", "-").replace(" ", "_"), pure=False, retries=2,
+            )
+        names = []
+        for future in as_completed(list(futures.values())):
+            names.append(future.result())
+            if on_done is not None:
+                on_done(names[-1])
+        return names
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

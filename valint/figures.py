@@ -1,0 +1,468 @@
+"""The registry of figures: each figure's parameters, plan and tables in one place.
+
+``FIGURES[name]`` is a :class:`FigureSpec`. Its ``plan`` turns a profile, the seeds and the
+figure's parameters into the batches of runs it trains (``valint.plan``: phase 1, ISR, phase 2
+per condition, PAPER.md §5-§6), and its ``tables`` reads the tidy tables of docs/CONTRACTS.md
+from the stored runs. :func:`run_figure` executes the plan (``valint.executors``: in-process,
+local worker processes or Dask) and then builds the tables; ``valint.bench.estimate_duration``
+prices the same plan, and the command line and the notebooks validate their parameters here,
+so adding a parameter or a condition touches one place.
+
+Data sharing the protocol allows (PAPER.md §6): one phase-1 run per seed and world serves every
+figure that starts from it (Figs. 1b, 3 and 4a share the 3-wall phase 1; Figs. 4b, 5 and 6 the
+1-wall one); Fig. 3b trains ISRs on the first n transitions of that phase 1; the "frozen"
+learner of Fig. 5 never sees the OOD map, so one frozen run per seed is evaluated on all five
+maps. Phase-2 runs of one seed share their environment's random numbers across conditions
+(common random numbers), which makes condition contrasts less noisy.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from valint.config import LAYOUT_RULES, OBS_SCALES, PAY_MODES, ISRConfig, Profile, check_choice, check_int, get_profile
+from valint.envs import LAYOUT_NAMES
+from valint.experiments import Phase2Run, default_store, run_phase1, state_of
+from valint.plan import Plan, Stage, isr_stage, load_stage, phase1_stage, phase2_stage
+from valint.store import ResultsStore
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a figure: its default and the values it allows."""
+
+    name: str
+    default: Any
+    choices: tuple[Any, ...] = ()
+    """Allowed values; empty for an integer parameter (``minimum``) or None."""
+    minimum: int | None = None
+    """For an integer parameter: the least allowed value; None is allowed too (the profile's)."""
+    help: str = ""
+
+    def check(self, value: Any) -> Any:
+        if self.choices:
+            check_choice(self.name, value, self.choices)
+        elif value is not None:
+            check_int(self.name, value, minimum=self.minimum if self.minimum is not None else 0)
+        return value
+
+
+@dataclass(frozen=True)
+class FigurePlan:
+    """What a figure trains (``plan``), and how its tables are read from the store."""
+
+    plan: Plan
+    tables: Callable[[ResultsStore], dict[str, pd.DataFrame]]
+    phase2: tuple[Stage, ...] = ()
+    """The phase-2 stages whose learners ``FigureResult.agents`` keeps."""
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the paper: its parameters and its plan (PAPER.md §2, §5)."""
+
+    name: str
+    title: str
+    params: tuple[Param, ...]
+    build: Callable[..., FigurePlan]
+    """``build(profile, seeds, **params)`` returns the figure's :class:`FigurePlan`."""
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+_PAY = "how the ISR pays: add, gate or replace (PAPER.md §5)"
+
+
+def _pay(default: str) -> Param:
+    return Param("isr_pay", default, PAY_MODES, help=_PAY)
+
+
+def _curves(phase1: dict, runs: Sequence[Phase2Run], results: Sequence[dict], value: str) -> pd.DataFrame:
+    """Learning curves across both phases (docs/CONTRACTS.md)."""
+    frames = []
+    for seed, (_, payload) in phase1.items():
+        c = payload["curves"].copy()
+        c.insert(0, "seed", seed)
+        c.insert(1, "condition", "oracle")
+        c.insert(2, "phase", 1)
+        c["internal_reward"] = np.nan
+        frames.append(c)
+    for run, payload in zip(runs, results):
+        p1 = phase1[run.seed][1]["curves"]
+        c = payload["curves"].copy()
+        c["episode"] += int(p1["episode"].max())
+        c["env_steps"] += int(p1["env_steps"].max())
+        c.insert(0, "seed", run.seed)
+        c.insert(1, "condition", run.condition)
+        c.insert(2, "phase", 2)
+        if run.condition != "isr":
+            c["internal_reward"] = np.nan
+        frames.append(c)
+    out = pd.concat(frames, ignore_index=True).rename(columns={"goals_per_episode": value})
+    cols = ["seed", "condition", "phase", "episode", "env_steps", value, "internal_reward", "return"]
+    return out[cols]
+
+
+def _ood_table(runs: Sequence[Phase2Run], results: Sequence[dict]) -> pd.DataFrame:
+    rows = []
+    for run, payload in zip(runs, results):
+        for _, row in payload["evaluation"].iterrows():
+            rows.append({"seed": run.seed, "condition": run.condition, "layout": row["layout"],
+                         "ood_reward": float(row["ood_reward"])})
+    return pd.DataFrame(rows, columns=["seed", "condition", "layout", "ood_reward"])
+
+
+def _runs_of(stage: Stage) -> list[Phase2Run]:
+    return [r for batch in stage for r in batch.runs]
+
+
+def _fig1(profile: Profile, seeds: Sequence[int]) -> FigurePlan:
+    """Fig. 1b: phase 1 in 3-wall mazes, then oracle / none / isr (PAPER.md §5)."""
+    phase1 = phase1_stage("grid", "random-3", seeds, profile)
+    isrs = isr_stage(phase1, profile.isr)
+    runs = [Phase2Run(s, c, "random-3", "add") for s in seeds for c in ("oracle", "none", "isr")]
+    phase2 = phase2_stage("grid", phase1, isrs, runs, profile.phase2_rollouts)
+
+    def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        return {"curves": _curves(load_stage(phase1, store), _runs_of(phase2), load_stage(phase2, store),
+                                  "goals_per_episode")}
+
+    return FigurePlan(Plan().add(phase1, isrs, phase2), tables, (phase2,))
+
+
+def _fig3(profile: Profile, seeds: Sequence[int]) -> FigurePlan:
+    """Fig. 3: the ISR's held-out error over training (3a) and over data size (3b)."""
+    phase1 = phase1_stage("grid", "random-3", seeds, profile)
+    curve_isrs = isr_stage(phase1, profile.isr_curve)
+    sized_isrs = isr_stage(phase1, profile.isr_data_size, profile.isr_data_sizes)
+
+    def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        curve = pd.concat(
+            [p["curve"].assign(seed=s) for batch in curve_isrs for (s, _), p in zip(batch.grid(), batch.load(store))],
+            ignore_index=True,
+        )[["seed", "draws", "split", "mse"]]
+        rows = [
+            (s, int(p["final"]["isr_train_transitions"].iloc[0]), float(p["final"]["isr_test_mse"].iloc[0]), n)
+            for batch in sized_isrs for (s, n), p in zip(batch.grid(), batch.load(store))
+        ]
+        rows.sort(key=lambda row: (profile.isr_data_sizes.index(row[3]), seeds.index(row[0])))
+        data_size = pd.DataFrame(
+            [r[:3] for r in rows], columns=["seed", "isr_train_transitions", "isr_test_mse"]
+        )
+        return {"isr_curve": curve, "isr_data_size": data_size}
+
+    return FigurePlan(Plan().add(phase1, curve_isrs, sized_isrs), tables)
+
+
+def _fig4(profile: Profile, seeds: Sequence[int], *, isr_pay: str, ood_layout: str) -> FigurePlan:
+    """Fig. 4: 4a as Fig. 1b; 4b frozen / isr / oracle evaluated in an OOD layout."""
+    fig1 = _fig1(profile, seeds)
+    phase1 = phase1_stage("grid", "random-1", seeds, profile)
+    isrs = isr_stage(phase1, profile.isr)
+    runs = [Phase2Run(s, "frozen", "random-1", "add", (ood_layout,)) for s in seeds]
+    runs += [Phase2Run(s, c, ood_layout, isr_pay, (ood_layout,)) for s in seeds for c in ("isr", "oracle")]
+    phase2 = phase2_stage("grid", phase1, isrs, runs, profile.phase2_rollouts)
+
+    def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        out = fig1.tables(store)
+        out["curves"] = out["curves"][out["curves"]["condition"].isin(["oracle", "none", "isr"])]
+        out["ood"] = _ood_table(_runs_of(phase2), load_stage(phase2, store))
+        return out
+
+    plan = Plan(list(fig1.plan.batches)).add(phase1, isrs, phase2)
+    return FigurePlan(plan, tables, fig1.phase2 + (phase2,))
+
+
+def _fig5(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout: str) -> FigurePlan:
+    """Fig. 5: frozen / isr / oracle in each OOD layout after a long phase 2, from the best
+    phase-1 checkpoint."""
+    layouts = LAYOUT_NAMES if layout == "all" else (layout,)
+    phase1 = phase1_stage("grid", "random-1", seeds, profile)
+    isrs = isr_stage(phase1, profile.isr)
+    runs = [Phase2Run(s, "frozen", "random-1", isr_pay, tuple(layouts)) for s in seeds]
+    runs += [Phase2Run(s, c, x, isr_pay, (x,)) for s in seeds for x in layouts for c in ("isr", "oracle")]
+    phase2 = phase2_stage("grid", phase1, isrs, runs, profile.long_phase2_rollouts, start="best")
+
+    def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        by_seed = load_stage(phase1, store)
+        checkpoints = pd.DataFrame({"seed": list(seeds), "best_step": [int(by_seed[s][1]["best_step"]) for s in seeds]})
+        return {"ood": _ood_table(_runs_of(phase2), load_stage(phase2, store)), "checkpoints": checkpoints}
+
+    return FigurePlan(Plan().add(phase1, isrs, phase2), tables, (phase2,))
+
+
+def _fig6(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout: str, isr_draws: int | None) -> FigurePlan:
+    """Fig. 6: an under-trained ISR paying a learner alone; its internal reward over phase 2."""
+    isr = profile.isr_undertrained if isr_draws is None else ISRConfig(
+        **(asdict(profile.isr_undertrained) | {"max_draws": isr_draws})
+    )
+    phase1 = phase1_stage("grid", "random-1", seeds, profile)
+    isrs = isr_stage(phase1, isr)
+    phase2 = phase2_stage("grid", phase1, isrs, [Phase2Run(s, "isr", layout, isr_pay) for s in seeds],
+                          profile.long_phase2_rollouts, start="best")
+
+    def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        frames = [p["curves"].assign(seed=r.seed) for r, p in zip(_runs_of(phase2), load_stage(phase2, store))]
+        curves = pd.concat(frames, ignore_index=True)[
+            ["seed", "episode", "env_steps", "internal_reward", "goals_per_episode"]
+        ]
+        models = [p for batch in isrs for p in batch.load(store)]
+        isr_quality = pd.DataFrame(
+            {"seed": list(seeds), "isr_test_mse": [float(p["final"]["isr_test_mse"].iloc[0]) for p in models]}
+        )
+        return {"curves": curves, "isr_quality": isr_quality}
+
+    return FigurePlan(Plan().add(phase1, isrs, phase2), tables, (phase2,))
+
+
+def _fig7(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout_rule: str, obs_scale: str) -> FigurePlan:
+    """Fig. 7: the two-agent world; oracle / none / isr after a phase 1 of helping."""
+    from valint.prosocial import variant_name
+
+    variant = variant_name(layout_rule, obs_scale)
+    prosocial = replace(profile, ppo=profile.prosocial_ppo)
+    phase1 = phase1_stage("prosocial", variant, seeds, prosocial)
+    isrs = isr_stage(phase1, profile.isr_prosocial)
+    runs = [Phase2Run(s, c, variant, isr_pay) for s in seeds for c in ("oracle", "none", "isr")]
+    phase2 = phase2_stage("prosocial", phase1, isrs, runs, profile.prosocial_phase2_rollouts)
+
+    def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        return {"curves": _curves(load_stage(phase1, store), _runs_of(phase2), load_stage(phase2, store),
+                                  "partner_goals_per_episode")}
+
+    return FigurePlan(Plan().add(phase1, isrs, phase2), tables, (phase2,))
+
+
+FIGURES: dict[str, FigureSpec] = {
+    spec.name: spec
+    for spec in (
+        FigureSpec("fig1", "Learning and unlearning with an ISR", (), _fig1),
+        FigureSpec("fig3", "How well the ISR learns the social reward", (), _fig3),
+        FigureSpec(
+            "fig4", "Generalizing to a new layout", (
+                _pay("add"),
+                Param("ood_layout", "random-5", ("random-5", *LAYOUT_NAMES), help="the OOD layout of Fig. 4b"),
+            ), _fig4,
+        ),
+        FigureSpec(
+            "fig5", "Out-of-distribution layouts", (
+                _pay("gate"),
+                Param("layout", "all", ("all", *LAYOUT_NAMES), help="one OOD layout, or all five"),
+            ), _fig5,
+        ),
+        FigureSpec(
+            "fig6", "Reward hacking by an under-trained ISR", (
+                _pay("gate"),
+                Param("layout", "x", LAYOUT_NAMES, help="the layout of phase 2"),
+                Param("isr_draws", None, minimum=1, help="training draws of the ISR (default: the profile's)"),
+            ), _fig6,
+        ),
+        FigureSpec(
+            "fig7", "Internalizing a prosocial value", (
+                _pay("replace"),
+                Param("layout_rule", "authors", LAYOUT_RULES, help="how layouts are drawn (PAPER.md §7)"),
+                Param("obs_scale", "raw", OBS_SCALES, help="the observations' scale (PAPER.md §7)"),
+            ), _fig7,
+        ),
+    )
+}
+"""Every figure that trains, by name."""
+
+FIGURE_NAMES = tuple(FIGURES)
+
+
+def spec_of(figure: str) -> FigureSpec:
+    """The registered figure ``figure``; a clear error names the allowed ones."""
+    check_choice("figure", figure, FIGURE_NAMES)
+    return FIGURES[figure]
+
+
+def validate(figure: str, profile: str | Profile, seeds: Any, seed_offset: Any, params: Mapping[str, Any]) -> tuple:
+    """Check every parameter before any work starts; returns (profile, seeds, params)."""
+    spec = spec_of(figure)
+    prof = get_profile(profile)
+    n = prof.n_seeds if seeds is None else check_int("seeds", seeds, minimum=1, maximum=1000)
+    offset = check_int("seed_offset", seed_offset, minimum=0, maximum=10**9)
+    allowed = {p.name: p for p in spec.params}
+    merged = spec.defaults
+    for key, value in params.items():
+        if key not in allowed:
+            names = ", ".join(sorted(allowed)) or "none"
+            raise ValueError(f"{figure} takes no parameter {key!r}; its parameters are: {names}")
+        merged[key] = allowed[key].check(value)
+    return prof, tuple(range(offset, offset + n)), merged
+
+
+def plan_figure(figure: str, profile: str | Profile = "quick", *, seeds: int | None = None,
+                seed_offset: int = 0, **params: Any) -> FigurePlan:
+    """The validated plan of one figure (what :func:`run_figure` trains and prices)."""
+    prof, seed_list, merged = validate(figure, profile, seeds, seed_offset, params)
+    return FIGURES[figure].build(prof, list(seed_list), **merged)
+
+
+@dataclass
+class FigureResult:
+    """What ``run_figure`` returns: the figure's tidy tables and its claims ledger."""
+
+    figure: str
+    profile: Profile
+    seeds: tuple[int, ...]
+    params: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    claims: pd.DataFrame
+    wall_time_s: float
+    agents: dict[tuple[int, str, str], dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    """Final phase-2 learner state per (seed, condition, layout), e.g. to animate an episode."""
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    """The provenance stored with every run behind the tables (``ResultsStore.runs_table``)."""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The figure's full configuration: figure, profile, seeds and parameters."""
+        return {"figure": self.figure, "profile": asdict(self.profile), "seeds": list(self.seeds), "params": self.params}
+
+    def provenance(self) -> dict[str, Any]:
+        """Package versions, commit, configuration key, profile, wall time and device."""
+        from valint.provenance import provenance
+        from valint.store import config_key
+
+        return provenance(profile=self.profile.name, config_key=config_key(self.config), wall_time_s=self.wall_time_s)
+
+
+def _as_store(store: ResultsStore | str | Path | None) -> ResultsStore:
+    if store is None:
+        return default_store()
+    return store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+
+
+def run_figure(
+    figure: str,
+    profile: str | Profile = "quick",
+    *,
+    seeds: int | None = None,
+    seed_offset: int = 0,
+    store: ResultsStore | str | Path | None = None,
+    progress: bool = True,
+    executor: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    threads: int = 1,
+    **params: Any,
+) -> FigureResult:
+    """Run (or load) everything one figure needs and return its tables and claims.
+
+    Args:
+        figure: a name in :data:`FIGURES` (fig1, fig3, fig4, fig5, fig6, fig7).
+        profile: paper, quick or smoke (``valint.config``).
+        seeds: number of seeds (default: the profile's).
+        seed_offset: the first seed; seeds are ``seed_offset ... seed_offset + seeds - 1``.
+        store: the results store (default ``$VALINT_RESULTS`` or ``results/``).
+        progress: show progress on stderr (batches done; a bar per batch in-process).
+        executor, workers, scheduler, threads: where the plan runs
+            (``valint.executors.execute_plan``).
+        **params: the figure's own parameters (its :class:`FigureSpec`'s ``params``).
+
+    Returns:
+        A ``FigureResult`` with tidy tables (docs/CONTRACTS.md) and the claims ledger.
+    """
+    from valint.claims import figure_claims
+    from valint.executors import execute_plan
+
+    prof, seed_list, merged = validate(figure, profile, seeds, seed_offset, params)
+    store = _as_store(store)
+    started = time.perf_counter()
+    figure_plan = FIGURES[figure].build(prof, list(seed_list), **merged)
+    with _batch_bar(len(figure_plan.plan.pending(store)), figure, progress) as bar:
+        execute_plan(figure_plan.plan, store, executor=executor, workers=workers, scheduler=scheduler,
+                     threads=threads, on_done=lambda _name: bar.update(1))
+    first_use = len(store.used)
+    tables = figure_plan.tables(store)
+    agents = {
+        (run.seed, run.condition, run.layout): state_of(payload, "final")
+        for stage in figure_plan.phase2 for run, payload in zip(_runs_of(stage), load_stage(stage, store))
+    }
+    runs = store.runs_table(store.used[first_use:])
+    claims = figure_claims(figure, tables, profile=prof.name)
+    return FigureResult(figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started, agents, runs)
+
+
+def _batch_bar(total: int, figure: str, enabled: bool):
+    import os
+
+    from tqdm import tqdm
+
+    show = enabled and total > 0 and os.environ.get("VALINT_PROGRESS", "1") != "0"
+    return tqdm(total=total, desc=f"{figure}: batches", unit="batch", disable=not show, leave=False)
+
+
+def fig7_robustness(
+    profile: str | Profile = "quick",
+    *,
+    store: ResultsStore | str | Path | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Phase 1 of Fig. 7 under both layout rules and both observation scales (PAPER.md §7).
+
+    The "How robust is this result?" section of the Fig. 7 chapter: the same learner (the
+    profile's prosocial PPO, seeds ``0 .. robustness_seeds - 1``) trained with the social
+    reward for ``robustness_rollouts`` rollouts in each of the four variants of the world
+    (``authors`` or ``goal-branch`` layouts, ``raw`` or ``1/255`` inputs). Runs are stored
+    like any phase 1, so the ``authors`` raw runs are shared with Fig. 7 itself when the
+    lengths agree.
+
+    Returns:
+        One row per variant, seed and sixth of phase 1 (by episodes): layout_rule, obs_scale,
+        seed, sixth (1..6), episodes, partner_goals_per_episode (mean over the sixth's
+        episodes); plus, per layout rule, the partner goals per episode of a uniformly random
+        learner (``random_learner``, from ``valint.prosocial.random_learner_partner_goals``).
+    """
+    from valint.prosocial import random_learner_partner_goals, variant_name
+
+    prof = get_profile(profile)
+    store = _as_store(store)
+    short = replace(prof, ppo=prof.prosocial_ppo, prosocial_phase1_rollouts=prof.robustness_rollouts)
+    seeds = list(range(prof.robustness_seeds))
+    random_level = {rule: random_learner_partner_goals(rule) for rule in LAYOUT_RULES}
+    rows = []
+    for rule in LAYOUT_RULES:
+        for scale in OBS_SCALES:
+            payloads = run_phase1("prosocial", variant_name(rule, scale), seeds, short, store, progress=progress)
+            for seed, payload in zip(seeds, payloads):
+                curve = payload["curves"]
+                sixth = np.minimum(6 * (curve["episode"].to_numpy() - 1) // len(curve), 5) + 1
+                means = curve.groupby(sixth)["goals_per_episode"].agg(["mean", "size"])
+                for k, row in means.iterrows():
+                    rows.append({
+                        "layout_rule": rule, "obs_scale": scale, "seed": seed, "sixth": int(k),
+                        "episodes": int(row["size"]), "partner_goals_per_episode": float(row["mean"]),
+                        "random_learner": random_level[rule],
+                    })
+    return pd.DataFrame(rows)
+
+
+def fig7_robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The robustness table of the Fig. 7 chapter, one row per variant of the world.
+
+    Args:
+        table: from :func:`fig7_robustness`.
+
+    Returns:
+        Columns layout_rule, obs_scale, random_learner, then the partner goals per episode of
+        each sixth of phase 1 (``sixth 1`` ... ``sixth 6``, mean over seeds), and ``change``
+        (last sixth minus first).
+    """
+    wide = table.pivot_table(
+        index=["layout_rule", "obs_scale", "random_learner"], columns="sixth",
+        values="partner_goals_per_episode", aggfunc="mean",
+    )
+    wide.columns = [f"sixth {k}" for k in wide.columns]
+    wide["change"] = wide.iloc[:, -1] - wide.iloc[:, 0]
+    return wide.reset_index()
