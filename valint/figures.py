@@ -28,8 +28,9 @@ import pandas as pd
 
 from valint.config import LAYOUT_RULES, OBS_SCALES, PAY_MODES, ISRConfig, Profile, check_choice, check_int, get_profile
 from valint.envs import LAYOUT_NAMES
-from valint.experiments import Phase2Run, default_store, run_phase1, state_of
-from valint.plan import Plan, Stage, isr_stage, load_stage, phase1_stage, phase2_stage
+from valint.experiments import Phase2Run, default_store, state_of
+from valint.executors import execute_plan
+from valint.plan import Phase1Batch, Plan, Stage, isr_stage, load_stage, phase1_stage, phase2_stage
 from valint.store import ResultsStore
 
 
@@ -374,7 +375,6 @@ def run_figure(
         A ``FigureResult`` with tidy tables (docs/CONTRACTS.md) and the claims ledger.
     """
     from valint.claims import figure_claims
-    from valint.executors import execute_plan
 
     prof, seed_list, merged = validate(figure, profile, seeds, seed_offset, params)
     store = _as_store(store)
@@ -408,6 +408,9 @@ def fig7_robustness(
     *,
     store: ResultsStore | str | Path | None = None,
     progress: bool = True,
+    executor: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Phase 1 of Fig. 7 under both layout rules and both observation scales (PAPER.md §7).
 
@@ -431,20 +434,24 @@ def fig7_robustness(
     short = replace(prof, ppo=prof.prosocial_ppo, prosocial_phase1_rollouts=prof.robustness_rollouts)
     seeds = list(range(prof.robustness_seeds))
     random_level = {rule: random_learner_partner_goals(rule) for rule in LAYOUT_RULES}
+    variants = [(rule, scale) for rule in LAYOUT_RULES for scale in OBS_SCALES]
+    batches = {v: Phase1Batch("prosocial", variant_name(*v), tuple(seeds), short) for v in variants}
+    plan = Plan(list(batches.values()))
+    with _batch_bar(len(plan.pending(store)), "fig7 robustness", progress) as bar:
+        execute_plan(plan, store, executor=executor, workers=workers, scheduler=scheduler,
+                     on_done=lambda _name: bar.update(1))
     rows = []
-    for rule in LAYOUT_RULES:
-        for scale in OBS_SCALES:
-            payloads = run_phase1("prosocial", variant_name(rule, scale), seeds, short, store, progress=progress)
-            for seed, payload in zip(seeds, payloads):
-                curve = payload["curves"]
-                sixth = np.minimum(6 * (curve["episode"].to_numpy() - 1) // len(curve), 5) + 1
-                means = curve.groupby(sixth)["goals_per_episode"].agg(["mean", "size"])
-                for k, row in means.iterrows():
-                    rows.append({
-                        "layout_rule": rule, "obs_scale": scale, "seed": seed, "sixth": int(k),
-                        "episodes": int(row["size"]), "partner_goals_per_episode": float(row["mean"]),
-                        "random_learner": random_level[rule],
-                    })
+    for (rule, scale), batch in batches.items():
+        for seed, (_, payload) in batch.load(store).items():
+            curve = payload["curves"]
+            sixth = np.minimum(6 * (curve["episode"].to_numpy() - 1) // len(curve), 5) + 1
+            means = curve.groupby(sixth)["goals_per_episode"].agg(["mean", "size"])
+            for k, row in means.iterrows():
+                rows.append({
+                    "layout_rule": rule, "obs_scale": scale, "seed": seed, "sixth": int(k),
+                    "episodes": int(row["size"]), "partner_goals_per_episode": float(row["mean"]),
+                    "random_learner": random_level[rule],
+                })
     return pd.DataFrame(rows)
 
 
