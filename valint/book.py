@@ -697,7 +697,9 @@ def _run_bench(path: Path) -> None:
     """Run the benchmark in a fresh process (its own thread settings) and save its JSON."""
     from valint.bench import sb3_available
 
-    command = [sys.executable, "-m", "valint", "bench", "--out", str(path)]
+    # the under-load rows train a figure four times beside spinning processes: minutes that a
+    # build does not spend; `python -m valint bench` shows them
+    command = [sys.executable, "-m", "valint", "bench", "--no-load", "--out", str(path)]
     if not sb3_available():
         print("The optional extra 'bench' (Stable-Baselines3) is not installed; the benchmark "
               "skips the side-by-side comparison (pip install -e '.[bench]').", file=sys.stderr)
