@@ -1,7 +1,7 @@
 """The book: papermill execution of the chapters, the Jupyter Book build, and how pages look.
 
 The build tests copy the book's sources into a temporary folder and build them there with the
-``smoke`` profile. Once every chapter notebook of ``valint.book.NOTEBOOK_ORDER`` exists, that is
+``smoke`` profile. Once every chapter notebook of ``valint.pages.NOTEBOOK_ORDER`` exists, that is
 the whole book, as CI builds it so that a broken chapter never lands; until then it is the
 chapters that exist without the figure experiments (fig2, report, rerun).
 """
@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from valint import book, offline, student
+from valint import book, offline, pages, student
 from valint.claims import LEDGER_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 INFRASTRUCTURE_CHAPTERS = ("fig2", "report", "rerun")
-FIGURE_CHAPTERS = tuple(name for name in book.NOTEBOOK_ORDER if name.startswith("fig"))
+FIGURE_CHAPTERS = tuple(name for name in pages.NOTEBOOK_ORDER if name.startswith("fig"))
 OFFLINE_PAGES = ("book/intro", "book/generated/fig5", "book/generated/report",
                  "book/generated/teaching")
 FORBIDDEN_IN_PAGES = ("Traceback (most recent call last)", "PapermillExecutionError",
@@ -37,7 +37,7 @@ TQDM_BAR = re.compile(r"\d+%\|")
 
 
 def _missing_chapters() -> list[str]:
-    return [name for name in book.NOTEBOOK_ORDER
+    return [name for name in pages.NOTEBOOK_ORDER
             if not (REPO / "notebooks" / f"{name}.ipynb").exists()]
 
 
@@ -90,12 +90,12 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
         patch.setenv("MPLBACKEND", "Agg")
         if complete:
             html = book.build_book(profile="smoke", source_dir=source)
-            chapters = book.NOTEBOOK_ORDER
+            chapters = pages.NOTEBOOK_ORDER
         else:
             patch.setenv("VALINT_BOOK_GENERATED", str(source / "book" / "generated"))
             rows = [_ledger_row("fig4", "fig4_isr_beats_frozen", "holds"),
                     _ledger_row("fig4", "fig4_isr_equals_oracle", "inconclusive")]
-            book.save_claims(pd.DataFrame(rows), "fig4")
+            pages.save_claims(pd.DataFrame(rows), "fig4")
             html = book.build_book(profile="smoke", source_dir=source,
                                    notebooks=INFRASTRUCTURE_CHAPTERS)
             chapters = INFRASTRUCTURE_CHAPTERS
@@ -218,8 +218,8 @@ def _load_offline(page: Path, work: Path, *, screenshot: Path | None = None) -> 
 
 def test_check_profile_names_the_option_and_the_allowed_values() -> None:
     with pytest.raises(ValueError, match=r"--profile must be one of paper, quick, smoke"):
-        book.check_profile("full")
-    assert book.check_profile("smoke") == "smoke"
+        pages.check_profile("full")
+    assert pages.check_profile("smoke") == "smoke"
 
 
 def test_build_book_rejects_an_unknown_profile_before_any_work(tmp_path: Path) -> None:
@@ -251,60 +251,60 @@ def test_build_book_names_a_missing_chapter_notebook(tmp_path: Path) -> None:
 def test_saved_claims_load_back_in_chapter_order(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VALINT_BOOK_GENERATED", str(tmp_path))
-    book.save_claims(pd.DataFrame([_ledger_row("fig5", "fig5_b", "fails"),
+    pages.save_claims(pd.DataFrame([_ledger_row("fig5", "fig5_b", "fails"),
                                    _ledger_row("fig5", "fig5_a", "holds")]), "fig5")
-    book.save_claims(pd.DataFrame([_ledger_row("fig1", "fig1_a", "holds")]), "fig1")
-    book.save_claims(pd.DataFrame(columns=list(LEDGER_COLUMNS)), "fig2")
-    claims = book.load_claims()
+    pages.save_claims(pd.DataFrame([_ledger_row("fig1", "fig1_a", "holds")]), "fig1")
+    pages.save_claims(pd.DataFrame(columns=list(LEDGER_COLUMNS)), "fig2")
+    claims = pages.load_claims()
     assert (tmp_path / "claims" / "fig5.csv").exists()
     assert list(claims.columns) == list(LEDGER_COLUMNS)
     assert list(claims["claim_id"]) == ["fig1_a", "fig5_a", "fig5_b"]
     assert claims.loc[0, "paper"] == "p = 0.03"
-    assert book.verdict_counts(claims) == {"holds": 2, "fails": 1, "inconclusive": 0}
-    assert book.profiles_in(claims) == "smoke"
+    assert pages.verdict_counts(claims) == {"holds": 2, "fails": 1, "inconclusive": 0}
+    assert pages.profiles_in(claims) == "smoke"
 
 
 def test_a_claim_repeated_on_the_same_runs_is_counted_once(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VALINT_BOOK_GENERATED", str(tmp_path))
-    book.save_claims(pd.DataFrame([_ledger_row("fig1", "fig1_none_unlearns", "holds")]), "fig1")
-    book.save_claims(pd.DataFrame([_ledger_row("fig4", "fig4_none_unlearns", "holds"),
+    pages.save_claims(pd.DataFrame([_ledger_row("fig1", "fig1_none_unlearns", "holds")]), "fig1")
+    pages.save_claims(pd.DataFrame([_ledger_row("fig4", "fig4_none_unlearns", "holds"),
                                    _ledger_row("fig4", "fig4_isr_no_loss", "fails")]), "fig4")
-    claims = book.load_claims()
+    claims = pages.load_claims()
     assert len(claims) == 3
-    unique = book.unique_claims(claims)
+    unique = pages.unique_claims(claims)
     assert list(unique["claim_id"]) == ["fig1_none_unlearns", "fig4_isr_no_loss"]
-    assert book.verdict_counts(unique) == {"holds": 1, "fails": 1, "inconclusive": 0}
+    assert pages.verdict_counts(unique) == {"holds": 1, "fails": 1, "inconclusive": 0}
     # Without Fig. 1 in the build, Fig. 4's row is the only one of that claim and stays.
     alone = claims[claims["figure"] == "fig4"]
-    assert list(book.unique_claims(alone)["claim_id"]) == ["fig4_isr_no_loss", "fig4_none_unlearns"]
+    assert list(pages.unique_claims(alone)["claim_id"]) == ["fig4_isr_no_loss", "fig4_none_unlearns"]
     # Empty margins and published tests read back as empty text, not "nan".
     assert claims.loc[0, "margin"] == "" and claims.loc[0, "as_published"] == ""
 
 
 def test_load_claims_without_files_is_an_empty_ledger(tmp_path: Path) -> None:
-    claims = book.load_claims(tmp_path / "nothing-here")
+    claims = pages.load_claims(tmp_path / "nothing-here")
     assert claims.empty and list(claims.columns) == list(LEDGER_COLUMNS)
-    assert book.verdict_counts(claims) == {"holds": 0, "fails": 0, "inconclusive": 0}
+    assert pages.verdict_counts(claims) == {"holds": 0, "fails": 0, "inconclusive": 0}
 
 
 def test_save_claims_rejects_a_table_without_the_ledger_columns(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VALINT_BOOK_GENERATED", str(tmp_path))
     with pytest.raises(ValueError, match="verdict"):
-        book.save_claims(pd.DataFrame({"claim_id": ["x"]}), "fig1")
+        pages.save_claims(pd.DataFrame({"claim_id": ["x"]}), "fig1")
 
 
 def test_verdict_counts_rejects_an_unknown_verdict() -> None:
     claims = pd.DataFrame([_ledger_row("fig1", "fig1_a", "maybe")])
     with pytest.raises(ValueError, match="maybe"):
-        book.verdict_counts(claims)
+        pages.verdict_counts(claims)
 
 
 def test_bench_summary_says_when_the_benchmark_was_not_run(tmp_path: Path) -> None:
-    note = book.bench_summary(tmp_path / "bench.json")
+    note = pages.bench_summary(tmp_path / "bench.json")
     assert "was not run" in note.data
-    assert book.bench_table(tmp_path / "bench.json") is None
+    assert pages.bench_table(tmp_path / "bench.json") is None
 
 
 def test_bench_summary_shows_one_row_per_pipeline_with_the_ratio(tmp_path: Path) -> None:
@@ -320,18 +320,28 @@ def test_bench_summary_shows_one_row_per_pipeline_with_the_ratio(tmp_path: Path)
                          result("stable-baselines3 + minigrid", 1, 400.0)],
              "provenance": {"timestamp_utc": "2026-11-22T06:45:01+00:00"}}
     (tmp_path / "bench.json").write_text(json.dumps(bench))
-    table = book.bench_table(tmp_path / "bench.json")
+    table = pages.bench_table(tmp_path / "bench.json")
     assert table["vs_sb3"].tolist() == pytest.approx([2.5, 3.0, 1.0])
-    page = book.bench_summary(tmp_path / "bench.json").data
+    page = pages.bench_summary(tmp_path / "bench.json").data
     assert "45.0 MFLOP" in page and "2026-11-22T06:45:01" in page and "× Stable-Baselines3" in page
     assert "cannot train faster" not in page  # an older benchmark file has no ceiling
     bench |= {"gemm_ceiling_gflops_1_thread": 90.0, "ceiling_env_steps_per_s_per_core": 2000.0}
     for row in bench["results"]:
         row["fraction_of_ceiling"] = row["training_gflops"] / 90.0
     (tmp_path / "bench.json").write_text(json.dumps(bench))
-    assert book.bench_table(tmp_path / "bench.json")["fraction_of_ceiling"].tolist() == pytest.approx([0.5, 0.6, 0.2])
-    page = book.bench_summary(tmp_path / "bench.json").data
+    assert pages.bench_table(tmp_path / "bench.json")["fraction_of_ceiling"].tolist() == pytest.approx([0.5, 0.6, 0.2])
+    page = pages.bench_summary(tmp_path / "bench.json").data
     assert "cannot train faster than 2,000 environment steps" in page and "share of ceiling" in page
+    assert "torch.func" not in page  # nor the gradient rows
+    bench["gradient_step"] = {"runs": 10, "batch": 64, "threads": 1, "rows": [
+        {"method": m, "label": label, "ms": ms, "gflops": 2800 / ms, "vs_kernel": ms / 36.0}
+        for m, label, ms in (("kernel", "hand-written stacked kernel (valint)", 36.0),
+                             ("torch.func", "torch.func vmap(grad(loss))", 50.4),
+                             ("autograd", "torch autograd, stacked weights", 41.4))]}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    page = pages.bench_summary(tmp_path / "bench.json").data
+    assert "hand-written stacked kernel (valint)" in page and "torch.func vmap(grad(loss))" in page
+    assert "1.40" in page and "1.15" in page and "× kernel's time" in page
 
 
 @pytest.mark.slow
@@ -379,7 +389,7 @@ def test_whole_smoke_book_has_a_page_per_figure(built_book: BuiltBook) -> None:
     missing = _missing_chapters()
     if missing:
         pytest.skip("chapter notebooks not written yet: " + ", ".join(missing))
-    for chapter in book.NOTEBOOK_ORDER:
+    for chapter in pages.NOTEBOOK_ORDER:
         assert built_book.page(chapter).exists(), chapter
     assert (built_book.html / "book" / "references.html").exists()
 
@@ -390,7 +400,7 @@ def test_book_has_the_intro_and_every_executed_chapter(built_book: BuiltBook) ->
     assert (built_book.html / "book" / "intro.html").exists()
     for chapter in built_book.chapters:
         assert built_book.page(chapter).exists(), chapter
-    times = book.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
+    times = pages.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
     assert list(times["notebook"]) == list(built_book.chapters)
     assert set(times["profile"]) == {"smoke"} and (times["wall_time_s"] > 0).all()
 
@@ -402,9 +412,9 @@ def test_report_page_has_the_claims_table(built_book: BuiltBook) -> None:
     for header in ("Claim", "Paper", "Ours", "Run", "Verdict", "Paper scale", "This build",
                    "Paper's test, our data"):
         assert f">{header}</th>" in html, header
-    claims = book.load_claims(built_book.source / "book" / "generated" / "claims")
+    claims = pages.load_claims(built_book.source / "book" / "generated" / "claims")
     assert len(claims) > 0
-    unique = book.unique_claims(claims)
+    unique = pages.unique_claims(claims)
     for claim_id in unique["claim_id"]:
         assert claim_id in html
     # Fig. 4a's unlearning repeats Fig. 1b's test on the same runs: counted, and shown, once.
@@ -556,8 +566,8 @@ def test_offline_screenshot_shows_the_typeset_equation(built_book: BuiltBook, tm
 
 @pytest.mark.slow
 def test_build_times_record_the_machine_and_the_store(built_book: BuiltBook) -> None:
-    times = book.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
-    assert list(times.columns) == list(book.BUILD_TIME_COLUMNS)
+    times = pages.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
+    assert list(times.columns) == list(pages.BUILD_TIME_COLUMNS)
     assert (times["cores"] >= 1).all() and (times["load_avg_1min"] >= 0).all()
     assert times["store_entries_before"].iloc[0] == 0  # the test book starts from an empty store
     trained = times.set_index("notebook")["store_entries_written"]
@@ -572,7 +582,7 @@ def test_teaching_page_shows_the_build_times_of_its_live_runs(built_book: BuiltB
     if not page.exists():
         pytest.skip("the teaching page was not built")
     html = page.read_text()
-    times = book.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
+    times = pages.load_build_times(built_book.source / "book" / "generated" / "build_times.csv")
     rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
     cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
              for row in rows]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from valint.nets import (
     AdamConfig,
-    Layer,
+    KernelLayer,
     ParamStack,
     SequentialKernel,
     StackedAdam,
@@ -76,7 +76,9 @@ def test_sequential_kernel_matches_autograd() -> None:
     (out_ref * dout).sum().backward()
 
     stack = ParamStack.from_tensors(tensors)
-    layers = [Layer("c1", "relu", (h, w)), Layer("c2", "tanh", (h - 1, w - 1)), Layer("d1", "relu"), Layer("d2")]
+    layers = [
+        KernelLayer("c1", "relu", (h, w)), KernelLayer("c2", "tanh", (h - 1, w - 1)), KernelLayer("d1", "relu"), KernelLayer("d2")
+    ]
     kernel = SequentialKernel(stack.params, stack.grads, layers, Workspace(torch.device("cpu")))
     out = kernel.forward(x.reshape(n_runs * n, -1), n)
     torch.testing.assert_close(out, out_ref.detach(), atol=1e-6, rtol=1e-5)

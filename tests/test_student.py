@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from valint import book, student
+from valint import pages, student
 from valint.__main__ import main as valint_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -230,7 +230,7 @@ def test_format_duration() -> None:
 
 
 def test_teaching_page_is_a_chapter_after_the_figures() -> None:
-    order = book.NOTEBOOK_ORDER
+    order = pages.NOTEBOOK_ORDER
     assert order[-1] == "teaching"
     assert all(order.index(name) < order.index("teaching") for name in order if name.startswith("fig"))
     assert "book/generated/teaching" in (REPO / "_toc.yml").read_text()

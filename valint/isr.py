@@ -5,10 +5,11 @@ with target = max(reward, 0): 0.4 on steps that earned the social reward, 0 othe
 phase 1 the ISR is trained once, then frozen, and in phase 2 its prediction pays the learner
 (``valint.social.isr_pay``).
 
-Network (PAPER.md §4): the 9x9x4 view plus one action channel holding the action index at the
-agent's cell (two channels in the prosocial world: the learner's action at its cell and the
-partner's at the partner's cell); Conv 5->16 (2x2) ReLU, Conv 16->32 (2x2) ReLU, flatten,
-Linear ->32 ReLU, Linear 32->32 ReLU, Linear 32->1. The convolutions run over the two spatial
+Network (PAPER.md §4, described once in ``valint.networks.ISR_NETWORK``): the 9x9x4 view plus
+one action channel holding the action index at the agent's cell (two channels in the prosocial
+world: the learner's action at its cell and the partner's at the partner's cell); Conv 5->16
+(2x2) ReLU, Conv 16->32 (2x2) ReLU, flatten, Linear ->32 ReLU, Linear 32->32 ReLU, Linear 32->1.
+The convolutions run over the two spatial
 axes with the observation channels as channels; the original convolved over the x axis as if
 it were the channels (PAPER.md §9), which this project does not repeat.
 
@@ -22,7 +23,6 @@ Several ISRs (seeds, data sizes) train as one stacked batch (``valint.nets``).
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,22 +33,21 @@ import torch
 from valint.config import ISRConfig
 from valint.nets import (
     AdamConfig,
-    Layer,
     ParamStack,
     SequentialKernel,
     StackedAdam,
     Workspace,
-    conv2x2,
     flushed_denormals,
     generators_for,
-    linear,
     numpy_rngs,
-    orthogonal_stack,
     select_device,
     torch_threads,
 )
+from valint.networks import ISR_NETWORK
 
 INIT_STREAM, DRAW_STREAM = 21, 22
+VIEW = (9, 9)
+"""Rows and columns of the egocentric view (PAPER.md §3)."""
 AGENT_CELL = (4, 4)
 """Where the agent sits in its egocentric view (PAPER.md §3)."""
 
@@ -113,49 +112,21 @@ def isr_input(
 
 
 def init_isr(seeds: Sequence[int], in_channels: int) -> dict[str, torch.Tensor]:
-    """Stacked ISR weights, one set per seed.
+    """Stacked ISR weights, one set per seed (``valint.networks.ISR_NETWORK``).
 
     Convolutions take PyTorch's default initialisation (uniform in +-1/sqrt(fan_in)); the linear
     layers are orthogonal with gain sqrt(2) and zero bias (PAPER.md §4).
     """
-    gens = generators_for(seeds, INIT_STREAM)
-    n = len(seeds)
-    params: dict[str, torch.Tensor] = {}
-    for name, fan_in, fan_out in (("conv1", 4 * in_channels, 16), ("conv2", 4 * 16, 32)):
-        bound = 1.0 / math.sqrt(fan_in)
-        w = torch.stack([torch.rand(fan_in, fan_out, generator=g) for g in gens])
-        b = torch.stack([torch.rand(1, fan_out, generator=g) for g in gens])
-        params[f"{name}.w"] = (w * 2 - 1) * bound
-        params[f"{name}.b"] = (b * 2 - 1) * bound
-    for name, fan_in, fan_out in (("fc1", 32 * 7 * 7, 32), ("fc2", 32, 32), ("out", 32, 1)):
-        params[f"{name}.w"] = orthogonal_stack((fan_in, fan_out), math.sqrt(2.0), gens)
-        params[f"{name}.b"] = torch.zeros(n, 1, fan_out)
-    return params
+    return ISR_NETWORK.init((*VIEW, in_channels), generators_for(seeds, INIT_STREAM))
 
 
-def isr_forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def isr_forward(params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Predicted social reward ``(R, N)`` for ISR inputs ``(R, N, 9, 9, C)``.
 
-    The plain, differentiable statement of the network; training and prediction run the same
-    function through :func:`isr_kernel`.
+    The plain, differentiable statement of ``valint.networks.ISR_NETWORK``; training and
+    prediction run the same function through :func:`isr_kernel`.
     """
-    p = params
-    h = torch.relu(conv2x2(x, p["conv1.w"], p["conv1.b"]))
-    h = torch.relu(conv2x2(h, p["conv2.w"], p["conv2.b"]))
-    h = h.reshape(h.shape[0], h.shape[1], -1)
-    h = torch.relu(linear(h, p["fc1.w"], p["fc1.b"]))
-    h = torch.relu(linear(h, p["fc2.w"], p["fc2.b"]))
-    return linear(h, p["out.w"], p["out.b"]).squeeze(-1)
-
-
-ISR_LAYERS = (
-    Layer("conv1", "relu", (9, 9)),
-    Layer("conv2", "relu", (8, 8)),
-    Layer("fc1", "relu"),
-    Layer("fc2", "relu"),
-    Layer("out"),
-)
-"""The ISR network of PAPER.md §4 as a chain for ``valint.nets.SequentialKernel``."""
+    return ISR_NETWORK.forward(params, x)["isr"].squeeze(-1)
 
 
 def isr_kernel(
@@ -170,7 +141,8 @@ def isr_kernel(
     ``(R, N, 1)``.
     """
     ws = workspace if workspace is not None else Workspace(params["conv1.w"].device)
-    return SequentialKernel(params, grads if grads is not None else params, ISR_LAYERS, ws)
+    in_shape = (*VIEW, params["conv1.w"].shape[-2] // 4)
+    return ISR_NETWORK.kernels(params, grads if grads is not None else params, in_shape, ws)["isr"]
 
 
 def isr_codes(
@@ -204,7 +176,7 @@ def _view_scale(obs_channels: int, in_channels: int, obs_scale: float, device) -
         return None
     per_cell = torch.ones(in_channels)
     per_cell[:obs_channels] = obs_scale
-    return per_cell.repeat(81).to(device)
+    return per_cell.repeat(VIEW[0] * VIEW[1]).to(device)
 
 
 class StackedData:
@@ -456,7 +428,7 @@ def predict(
     codes = isr_codes(obs, actions, partner_actions, partner_cells)
     device = params["conv1.w"].device
     x = torch.from_numpy(codes).to(device=device, dtype=torch.float32)
-    scale = _view_scale(obs.shape[-1], codes.shape[1] // 81, obs_scale, device)
+    scale = _view_scale(obs.shape[-1], codes.shape[1] // (VIEW[0] * VIEW[1]), obs_scale, device)
     if scale is not None:
         x.mul_(scale)
     return isr_kernel(params).forward(x, 1, mode="predict")[:, 0, 0].cpu().numpy().astype(np.float32)

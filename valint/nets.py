@@ -13,7 +13,8 @@ per run. This is the same function as ``torch.nn.Conv2d(C_in, C_out, 2)`` (see
 ``conv_weight_to_matrix``), tested against it in ``tests/test_nets.py``.
 
 The policy (``valint.ppo``) and the ISR (``valint.isr``) train through
-:class:`SequentialKernel`, which runs the same layers on preallocated buffers, gathers the
+:class:`SequentialKernel` (its chains come from the networks' tables, ``valint.networks``),
+which runs the same layers on preallocated buffers, gathers the
 patches with one ``index_select`` per convolution (:func:`patch_positions`) and computes the
 gradients by hand instead of through autograd: the networks are small, and autograd's
 bookkeeping, the zero-filled slice gradients of im2col and fresh allocations cost more than the
@@ -234,8 +235,11 @@ _tanh_backward = torch.ops.aten.tanh_backward.grad_input
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One layer of a :class:`SequentialKernel`: ``activation(x @ W + b)``."""
+class KernelLayer:
+    """One layer of a :class:`SequentialKernel`: ``activation(x @ W + b)``.
+
+    The networks' tables (``valint.networks``) place their layers and hand them over as these.
+    """
 
     name: str
     """Parameter prefix: the weights are ``{name}.w`` ``(R, in, out)``, ``{name}.b`` ``(R, 1, out)``."""
@@ -250,7 +254,7 @@ class Layer:
 class _Step:
     """One layer of a :class:`SequentialKernel` bound to its buffers for one batch shape."""
 
-    layer: Layer
+    layer: KernelLayer
     weight: torch.Tensor
     bias: torch.Tensor
     grad_weight: torch.Tensor
@@ -296,7 +300,7 @@ class SequentialKernel:
         self,
         params: Mapping[str, torch.Tensor],
         grads: Mapping[str, torch.Tensor],
-        layers: Sequence[Layer],
+        layers: Sequence[KernelLayer],
         workspace: Workspace,
         tag: str = "",
     ) -> None:

@@ -11,18 +11,20 @@ The ``R`` runs of a batch are stacked (``valint.nets``): each has its own weight
 action-sampling and minibatch-shuffling generators, so the result of a run does not depend on
 which other runs share its batch (up to floating-point rounding; ``tests/test_ppo.py``).
 
-Training does not go through autograd: :class:`PolicyKernel` runs the network of
-:func:`policy_forward` with preallocated buffers and computes the loss gradient by hand
-(``tests/test_ppo.py`` checks it against autograd on :func:`policy_forward`). The device is
-chosen by ``valint.nets.select_device`` (a CUDA GPU when there is one, else the CPU; the
-``VALINT_DEVICE`` environment variable or the ``device`` argument overrides it).
+The network is described once, in ``valint.networks.policy_network``; the loss is written
+once, in :func:`ppo_loss`. Training does not go through autograd: :class:`PolicyKernel` runs
+the network with preallocated buffers and a hand-written backward pass, and
+:func:`ppo_loss_grads` is the loss's gradient written out by hand (``tests/test_ppo.py`` checks
+both against autograd of :func:`ppo_loss` on :func:`policy_forward`; ``python -m valint bench``
+times the three ways side by side). The device is chosen by ``valint.nets.select_device`` (a
+CUDA GPU when there is one, else the CPU; the ``VALINT_DEVICE`` environment variable or the
+``device`` argument overrides it).
 
 The module knows nothing about caregivers or the ISR: the environment it is given returns the
 reward each run receives.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -36,19 +38,14 @@ from valint.nets import (
     AdamConfig,
     ParamStack,
     StackedAdam,
-    Layer,
-    SequentialKernel,
     Workspace,
-    conv2x2,
     flushed_denormals,
     generators_for,
-    linear,
     numpy_rngs,
-    orthogonal_stack,
     select_device,
 )
+from valint.networks import policy_network
 
-SQRT2 = math.sqrt(2.0)
 IMAGE_OBS_SCALE = 1.0 / 255.0
 """SB3's scaling of uint8 image observations, the single-agent world's (PAPER.md §4). A world
 whose observation is not an image is fed with its own ``obs_scale`` (two-agent world: 1,
@@ -82,76 +79,12 @@ class StepOutcome(NamedTuple):
     """The last observation of the finished episode where truncated."""
 
 
-def policy_shapes(obs_shape: tuple[int, int, int], n_actions: int) -> dict[str, tuple[int, int]]:
-    """Matrix shapes ``(fan_in, fan_out)`` of the policy network of PAPER.md §4.
-
-    Conv 4->16->32->64 (2x2, ReLU) on the 9x9 view, flatten (64*6*6 = 2304), Linear 2304->128
-    (ReLU) shared by an actor 128->64->64 (Tanh) -> logits and a critic 128->64->64 (Tanh) -> 1.
-    """
-    h, w, c = obs_shape
-    flat = 64 * (h - 3) * (w - 3)
-    return {
-        "conv1": (4 * c, 16),
-        "conv2": (4 * 16, 32),
-        "conv3": (4 * 32, 64),
-        "fc": (flat, 128),
-        "pi1": (128, 64),
-        "pi2": (64, 64),
-        "pi_out": (64, n_actions),
-        "vf1": (128, 64),
-        "vf2": (64, 64),
-        "vf_out": (64, 1),
-    }
-
-
-def policy_flops(obs_shape: tuple[int, int, int], n_actions: int) -> dict[str, int]:
-    """Floating-point operations of the policy network per sample (PAPER.md §4).
-
-    A layer with a ``(fan_in, fan_out)`` matrix applied at ``positions`` places (the output
-    pixels of a convolution, 1 for a linear layer) costs ``2 * positions * fan_in * fan_out``
-    FLOPs forward. Backward costs twice that (input gradient and weight gradient), except the
-    first convolution, whose input needs no gradient (once). Bias additions and activations are
-    not counted. PPO then spends, per environment step, one forward pass while acting and
-    ``n_epochs`` forward + backward passes in the update: with PAPER.md §4's network and 10
-    epochs, about 46 MFLOP.
-
-    Returns:
-        ``forward`` and ``backward`` FLOPs per sample.
-    """
-    forward = backward = 0
-    for name, positions, fan_in, fan_out in policy_products(obs_shape, n_actions):
-        flops = 2 * positions * fan_in * fan_out
-        forward += flops
-        backward += flops if name == "conv1" else 2 * flops
-    return {"forward": forward, "backward": backward}
-
-
-def policy_products(obs_shape: tuple[int, int, int], n_actions: int) -> list[tuple[str, int, int, int]]:
-    """The matrix products of the policy network per sample: ``(layer, positions, fan_in,
-    fan_out)``, where ``positions`` is the number of output pixels of a convolution (its patches
-    are the rows of an im2col product) and 1 for a dense layer (PAPER.md §4)."""
-    h, w, _ = obs_shape
-    positions = {"conv1": (h - 1) * (w - 1), "conv2": (h - 2) * (w - 2), "conv3": (h - 3) * (w - 3)}
-    return [
-        (name, positions.get(name, 1), fan_in, fan_out)
-        for name, (fan_in, fan_out) in policy_shapes(obs_shape, n_actions).items()
-    ]
-
-
-GAINS = {"pi_out": 0.01, "vf_out": 1.0}
-"""Orthogonal gains that differ from the body's sqrt(2) (SB3's ActorCriticPolicy)."""
-
-
 def init_policy(
     seeds: Sequence[int], obs_shape: tuple[int, int, int], n_actions: int
 ) -> dict[str, torch.Tensor]:
-    """Freshly initialised stacked policy weights, one set per seed (zero biases)."""
-    gens = generators_for(seeds, INIT_STREAM)
-    params: dict[str, torch.Tensor] = {}
-    for name, shape in policy_shapes(obs_shape, n_actions).items():
-        params[f"{name}.w"] = orthogonal_stack(shape, GAINS.get(name, SQRT2), gens)
-        params[f"{name}.b"] = torch.zeros(len(seeds), 1, shape[1])
-    return params
+    """Freshly initialised stacked policy weights, one set per seed (``valint.networks``:
+    orthogonal, gain sqrt(2) in the body, 0.01 for the logits, 1 for the value; zero biases)."""
+    return policy_network(n_actions).init(obs_shape, generators_for(seeds, INIT_STREAM))
 
 
 def policy_forward(
@@ -160,35 +93,25 @@ def policy_forward(
     """Logits ``(R, N, A)`` and values ``(R, N)`` for uint8 observations ``(R, N, 9, 9, C)``.
 
     The observation is multiplied by the world's ``obs_scale``: 1/255 by default, as SB3 does
-    for uint8 image spaces (PAPER.md §4); 1 for the two-agent world (PAPER.md §7). This
-    is the plain, differentiable statement of the network; the trainer runs the same function
-    through :class:`PolicyKernel`. It computes on the parameters' device and returns its
-    results on the observations' device (so CPU callers get CPU tensors from a GPU learner).
+    for uint8 image spaces (PAPER.md §4); 1 for the two-agent world (PAPER.md §7). Then the
+    network of ``valint.networks.policy_network`` (its plain, differentiable statement,
+    ``Network.forward``); the trainer runs the same function through :class:`PolicyKernel`. It
+    computes on the parameters' device and returns its results on the observations' device (so
+    CPU callers get CPU tensors from a GPU learner).
     """
-    p = params
-    x = obs.to(p["conv1.w"].device).float() / (1.0 / obs_scale)
-    x = torch.relu(conv2x2(x, p["conv1.w"], p["conv1.b"]))
-    x = torch.relu(conv2x2(x, p["conv2.w"], p["conv2.b"]))
-    x = torch.relu(conv2x2(x, p["conv3.w"], p["conv3.b"]))
-    x = x.reshape(x.shape[0], x.shape[1], -1)
-    latent = torch.relu(linear(x, p["fc.w"], p["fc.b"]))
-    pi = torch.tanh(linear(latent, p["pi1.w"], p["pi1.b"]))
-    pi = torch.tanh(linear(pi, p["pi2.w"], p["pi2.b"]))
-    logits = linear(pi, p["pi_out.w"], p["pi_out.b"])
-    vf = torch.tanh(linear(latent, p["vf1.w"], p["vf1.b"]))
-    vf = torch.tanh(linear(vf, p["vf2.w"], p["vf2.b"]))
-    values = linear(vf, p["vf_out.w"], p["vf_out.b"]).squeeze(-1)
-    return logits.to(obs.device), values.to(obs.device)
+    x = obs.to(params["conv1.w"].device).float() / (1.0 / obs_scale)
+    out = policy_network(params["pi_out.w"].shape[-1]).forward(params, x)
+    return out["pi"].to(obs.device), out["vf"].squeeze(-1).to(obs.device)
 
 
 class PolicyKernel:
     """The policy network of PAPER.md §4 with a hand-written backward pass.
 
-    Computes the same function as :func:`policy_forward` on a :class:`ParamStack` as three
-    ``valint.nets.SequentialKernel`` chains (the shared body, the actor head, the critic
-    head), keeping the activations of the last forward pass in reused buffers, and writes the
-    weight gradient of a loss into ``stack.grad`` given the loss's gradient with respect to the
-    logits and values.
+    Computes the same function as :func:`policy_forward` on a :class:`ParamStack` as the three
+    ``valint.nets.SequentialKernel`` chains of ``valint.networks.policy_network`` (the shared
+    body, the actor head, the critic head), keeping the activations of the last forward pass in
+    reused buffers, and writes the weight gradient of a loss into ``stack.grad`` given the
+    loss's gradient with respect to the logits and values.
 
     Args:
         stack: the stacked policy parameters (names as :func:`init_policy`).
@@ -199,23 +122,13 @@ class PolicyKernel:
     def __init__(
         self, stack: ParamStack, obs_shape: tuple[int, int, int], *, obs_scale: float = IMAGE_OBS_SCALE
     ) -> None:
-        p, g = stack.params, stack.grads
         self.n_runs = stack.n_runs
         self.ws = Workspace(stack.flat.device)
         # dividing by 255 (not multiplying by 1/255) keeps SB3's rounding
         self._divisor = torch.tensor(1.0 / obs_scale, device=stack.flat.device)
-        h, w, _ = obs_shape
-        body = [
-            Layer("conv1", "relu", (h, w)),
-            Layer("conv2", "relu", (h - 1, w - 1)),
-            Layer("conv3", "relu", (h - 2, w - 2)),
-            Layer("fc", "relu"),
-        ]
-        self.body = SequentialKernel(p, g, body, self.ws, "body:")
-        actor = [Layer("pi1", "tanh"), Layer("pi2", "tanh"), Layer("pi_out")]
-        self.actor = SequentialKernel(p, g, actor, self.ws, "pi:")
-        critic = [Layer("vf1", "tanh"), Layer("vf2", "tanh"), Layer("vf_out")]
-        self.critic = SequentialKernel(p, g, critic, self.ws, "vf:")
+        network = policy_network(stack.shapes["pi_out.w"][-1])
+        chains = network.kernels(stack.params, stack.grads, obs_shape, self.ws)
+        self.body, self.actor, self.critic = chains["body"], chains["pi"], chains["vf"]
 
     def scale(self, obs: torch.Tensor, mode: str = "train") -> torch.Tensor:
         """Observations ``(M, H * W * C)`` uint8 as float, times the world's ``obs_scale``
@@ -305,6 +218,65 @@ def sample_actions(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     return (uniforms[:, None] >= cdf[:, :-1]).sum(axis=-1)
 
 
+class PPOLoss(NamedTuple):
+    """One minibatch's PPO loss of every run and its parts, each ``(R,)`` (CleanRL's names)."""
+
+    loss: torch.Tensor
+    pg_loss: torch.Tensor
+    v_loss: torch.Tensor
+    entropy: torch.Tensor
+    approx_kl: torch.Tensor
+    clipfrac: torch.Tensor
+
+
+def ppo_loss(
+    logits: torch.Tensor,
+    values: torch.Tensor,
+    mb_actions: torch.Tensor,
+    mb_logprobs: torch.Tensor,
+    mb_advantages: torch.Tensor,
+    mb_returns: torch.Tensor,
+    config: PPOConfig,
+) -> PPOLoss:
+    """Each run's PPO loss on its minibatch, as Stable-Baselines3 and CleanRL write it (PAPER.md §4).
+
+    ``loss = pg_loss + vf_coef * v_loss - ent_coef * entropy``: the clipped surrogate on
+    advantages normalised per minibatch (unbiased std; not when the minibatch has one sample, as
+    SB3), the squared error of the values (no value clipping, SB3's default) and the entropy of
+    the policy. Training descends it through :func:`ppo_loss_grads`, its gradient written out
+    by hand; ``tests/test_ppo.py`` checks that gradient against autograd of this function, and
+    ``python -m valint bench`` times autograd of it beside the hand-written one.
+
+    Args:
+        logits: ``(R, N, A)``; values: ``(R, N)`` or ``(R, N, 1)``.
+        mb_actions: ``(R, N)`` int64; mb_logprobs, mb_advantages, mb_returns: ``(R, N)``.
+        config: the PPO coefficients.
+    """
+    n = logits.shape[1]
+    values = values.reshape(mb_returns.shape)
+    logp_all = torch.log_softmax(logits, dim=-1)
+    newlogprob = logp_all.gather(-1, mb_actions.unsqueeze(-1)).squeeze(-1)
+    logratio = newlogprob - mb_logprobs
+    ratio = logratio.exp()
+    adv = mb_advantages
+    if n > 1:
+        adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
+    pg_loss1 = adv * ratio
+    pg_loss2 = adv * torch.clamp(ratio, 1 - config.clip_range, 1 + config.clip_range)
+    pg_loss = -torch.min(pg_loss1, pg_loss2).mean(dim=1)
+    v_loss = (mb_returns - values).pow(2).mean(dim=1)
+    entropy = -(logp_all.exp() * logp_all).sum(-1).mean(dim=1)
+    return PPOLoss(
+        loss=pg_loss + config.vf_coef * v_loss - config.ent_coef * entropy,
+        pg_loss=pg_loss,
+        v_loss=v_loss,
+        entropy=entropy,
+        # approx_kl: http://joschu.net/blog/kl-approx.html
+        approx_kl=((ratio - 1) - logratio).mean(dim=1),
+        clipfrac=((ratio - 1.0).abs() > config.clip_range).float().mean(dim=1),
+    )
+
+
 def ppo_loss_grads(
     logits: torch.Tensor,
     values: torch.Tensor,
@@ -316,22 +288,19 @@ def ppo_loss_grads(
     *,
     with_stats: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """Gradient of each run's PPO loss with respect to its logits and values (PAPER.md §4).
+    """Gradient of each run's :func:`ppo_loss` with respect to its logits and values.
 
-    Per run, the loss is SB3's: ``pg_loss + vf_coef * v_loss - ent_coef * entropy`` with
-    ``pg_loss = -mean(min(A * ratio, A * clip(ratio, 1 - eps, 1 + eps)))`` on advantages
-    normalised per minibatch (unbiased std; not when the minibatch has one sample, as SB3) and
-    ``v_loss = mean((returns - values) ** 2)``. Where ``A * ratio <= A * clip(ratio)`` the
-    minimum passes the unclipped term's gradient (on ties, the two halves autograd passes add
-    up to the same), elsewhere the clipped term's, which is 0. Then ``d newlogprob / d logits =
-    onehot(action) - softmax(logits)``.
+    Derived by hand from the formula: where ``A * ratio <= A * clip(ratio)`` the minimum passes
+    the unclipped term's gradient (on ties, the two halves autograd passes add up to the same),
+    elsewhere the clipped term's, which is 0; ``d ratio / d newlogprob = ratio``, ``d newlogprob
+    / d logits = onehot(action) - softmax(logits)``; the entropy's gradient is ``-p * (log p +
+    H)``; the value term's ``2 * vf_coef * (values - returns) / N``.
 
     Args:
-        logits: ``(R, N, A)``; values: ``(R, N)`` or ``(R, N, 1)``.
-        mb_actions: ``(R, N)`` int64; mb_logprobs, mb_advantages, mb_returns: ``(R, N)``.
-        config: the PPO coefficients.
-        with_stats: also return the per-run ``pg_loss``, ``v_loss``, ``approx_kl`` and
-            ``clipfrac`` (CleanRL's logged metrics).
+        logits, values, mb_actions, mb_logprobs, mb_advantages, mb_returns, config: as for
+            :func:`ppo_loss`.
+        with_stats: also return the per-run parts of :func:`ppo_loss` (``pg_loss``,
+            ``v_loss``, ``approx_kl``, ``clipfrac``, ...: CleanRL's logged metrics).
 
     Returns:
         ``(dlogits (R, N, A), dvalues (R, N, 1), stats)``.
@@ -340,8 +309,7 @@ def ppo_loss_grads(
     values = values.reshape(mb_returns.shape)
     logp_all = torch.log_softmax(logits, dim=-1)
     newlogprob = logp_all.gather(-1, mb_actions.unsqueeze(-1)).squeeze(-1)
-    logratio = newlogprob - mb_logprobs
-    ratio = logratio.exp()
+    ratio = (newlogprob - mb_logprobs).exp()
     adv = mb_advantages
     if n > 1:
         adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
@@ -357,13 +325,8 @@ def ppo_loss_grads(
     dvalues = ((values - mb_returns) * (2.0 * config.vf_coef / n)).unsqueeze(-1)
     stats: dict[str, torch.Tensor] = {}
     if with_stats:
-        stats = {
-            "pg_loss": -torch.min(pg_loss1, pg_loss2).mean(dim=1),
-            "v_loss": (mb_returns - values).pow(2).mean(dim=1),
-            # approx_kl: http://joschu.net/blog/kl-approx.html
-            "approx_kl": ((ratio - 1) - logratio).mean(dim=1),
-            "clipfrac": ((ratio - 1.0).abs() > config.clip_range).float().mean(dim=1),
-        }
+        terms = ppo_loss(logits, values, mb_actions, mb_logprobs, mb_advantages, mb_returns, config)
+        stats = terms._asdict()
     return dlogits, dvalues, stats
 
 

@@ -43,11 +43,12 @@ SCIENCE_MODULES = (
     "social",
     "isr",
     "nets",
+    "networks",
     "ppo",
     "experiments",
 )
 """Modules of ``valint`` whose change can change a number in a figure's tables: the worlds,
-the caregiver, the ISR, the learner and the protocol of a run. The plans and executors
+the caregiver, the networks, the ISR, the learner and the protocol of a run. The plans and executors
 (``plan``, ``executors``, ``figures``) decide which runs train and where, but every run's store
 key already names all of it, and the same batch gives the same bits under every executor; the
 statistics, the claims ledger, the plots and the book read tables. All of them are left out, so that changing a verdict rule does not

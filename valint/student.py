@@ -37,7 +37,7 @@ import nbformat
 import pandas as pd
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from valint.book import NOTEBOOK_ORDER, source_root
+from valint.pages import NOTEBOOK_ORDER, source_root
 
 STUDENT_CHAPTERS: tuple[str, ...] = tuple(name for name in NOTEBOOK_ORDER if name != "teaching")
 """The chapters a student copy can be made of: every chapter with exercises."""
@@ -159,7 +159,7 @@ def student_notebook(chapter: str, source_dir: Path | str | None = None) -> nbfo
 
     Args:
         chapter: one of ``STUDENT_CHAPTERS``.
-        source_dir: the book's source tree; default :func:`valint.book.source_root`.
+        source_dir: the book's source tree; default :func:`valint.pages.source_root`.
 
     Raises:
         ValueError: ``chapter`` is unknown, its notebook has no exercise, or a solution in a
@@ -239,7 +239,7 @@ def write_student_copy(chapter: str, directory: Path | str, *, force: bool = Fal
         chapter: one of ``STUDENT_CHAPTERS``.
         directory: the folder to write to; made if it does not exist.
         force: replace an existing copy (a student's answers in it are lost).
-        source_dir: the book's source tree; default :func:`valint.book.source_root`.
+        source_dir: the book's source tree; default :func:`valint.pages.source_root`.
 
     Returns:
         The path written.
@@ -321,9 +321,9 @@ def live_cells(chapter: str, source_dir: Path | str | None = None):
 
     Args:
         chapter: one of ``STUDENT_CHAPTERS``.
-        source_dir: the book's source tree; default :func:`valint.book.source_root`.
+        source_dir: the book's source tree; default :func:`valint.pages.source_root`.
     """
-    from valint.book import show_table
+    from valint.pages import show_table
 
     check_chapter(chapter)
     path = Path(source_root() if source_dir is None else source_dir) / "notebooks" / f"{chapter}.ipynb"
@@ -378,7 +378,7 @@ def live_runs(runs: Sequence[dict], times: pd.DataFrame, profile: str) -> pd.Dat
             parameters to change, ``seed_offset`` included), ``slot_minutes`` (the time the
             plan gives it) and optionally ``notebook``, the notebook to run (default
             ``notebooks/<chapter>.ipynb``; a student's copy, say).
-        times: the build times, as from :func:`valint.book.load_build_times`.
+        times: the build times, as from :func:`valint.pages.load_build_times`.
         profile: the profile to put in the commands.
 
     Returns:
@@ -424,7 +424,7 @@ def live_runs(runs: Sequence[dict], times: pd.DataFrame, profile: str) -> pd.Dat
 
 def live_runs_table(live: pd.DataFrame):
     """The live runs (as from :func:`live_runs`) as a table for a page, times in words."""
-    from valint.book import show_table
+    from valint.pages import show_table
 
     shown = pd.DataFrame({
         "Lesson": live["lesson"], "Chapter": live["chapter"], "Parameters": live["parameters"],

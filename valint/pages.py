@@ -1,0 +1,587 @@
+"""What the book's chapters call: the tables, boxes and sentences of a page, and its files.
+
+Every figure notebook saves its claims ledger at its end (:func:`save_claims`; columns as in
+docs/CONTRACTS.md), and the last chapters read them back (:func:`load_claims`,
+:func:`unique_claims`, :func:`verdict_counts`, :func:`two_layer_table`), with the paper-scale
+records (:func:`record_note`, :func:`record_verdicts`), the build times, the profiles and the
+benchmark. The prose of a page takes its verdicts from the ledger (:func:`verdict_phrase`,
+:func:`agreement_sentences`), so it says what was computed. The build driver that executes the
+chapters is ``valint.book``.
+
+Environment variables read here (``valint.book`` sets them for the chapters it executes):
+
+``VALINT_BOOK_SOURCE``
+    the book's source tree (the repository root).
+``VALINT_BOOK_GENERATED``
+    where executed notebooks, claims and build times go; default ``<source>/book/generated``.
+``VALINT_PAPER_DATA``
+    the authors' per-seed CSVs (PAPER.md §10); default ``shared/paper/`` beside the repository.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import get_args
+
+import pandas as pd
+
+from valint.claims import LEDGER_COLUMNS, SAME_CLAIM, Verdict
+from valint.config import PROFILE_NAMES
+
+
+NOTEBOOK_ORDER: tuple[str, ...] = (
+    "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "statistics", "report", "rerun",
+    "teaching",
+)
+"""The chapters, in the order they are executed. ``report``, ``rerun`` and ``teaching`` come
+last because they read what the others wrote (claims, build times)."""
+
+BUILD_TIME_COLUMNS: tuple[str, ...] = (
+    "notebook", "profile", "wall_time_s", "cores", "load_avg_1min", "store_entries_before",
+    "store_entries_written",
+)
+"""Columns of ``build_times.csv``: the chapter, the profile it ran with, its wall time, the
+CPU cores this process could use, the machine's 1-minute load average when the chapter finished
+(its own kernel included), and the entries of the results store before it ran and those it
+added (0 when everything it needed was already stored, so its time is no training time)."""
+
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+"""The verdicts a claim can get: holds, fails, inconclusive (valint.claims)."""
+
+TEXT_COLUMNS: tuple[str, ...] = ("paper", "as_published", "measured", "margin", "method")
+"""Ledger columns read back as text; an empty one (no published test, no margin) stays ''."""
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The source tree this package was imported from; the default book source."""
+
+_VERDICT_COLOURS: dict[str, str] = {
+    "holds": "background-color: #d9f2d9",
+    "fails": "background-color: #f8d7d7",
+    "inconclusive": "background-color: #fcefc7",
+}
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it names a run profile, else raise a one-line ``ValueError``.
+
+    Args:
+        profile: ``"paper"``, ``"quick"`` or ``"smoke"`` (PAPER.md §6 is ``paper``).
+    """
+    if profile not in PROFILE_NAMES:
+        allowed = ", ".join(PROFILE_NAMES)
+        raise ValueError(f"--profile must be one of {allowed}; got {profile!r}")
+    return profile
+
+
+def source_root() -> Path:
+    """The book's source tree: ``$VALINT_BOOK_SOURCE`` when set, else the repository root."""
+    return Path(os.environ.get("VALINT_BOOK_SOURCE", REPO_ROOT))
+
+
+def generated_dir() -> Path:
+    """Where executed chapters, claims and build times live.
+
+    ``$VALINT_BOOK_GENERATED`` when set, else ``<source_root()>/book/generated``.
+    """
+    configured = os.environ.get("VALINT_BOOK_GENERATED")
+    return Path(configured) if configured else source_root() / "book" / "generated"
+
+
+def paper_data_dir() -> Path:
+    """Where the authors' per-seed CSVs are read from (PAPER.md §10): ``$VALINT_PAPER_DATA``
+    when set, else ``shared/paper/`` beside the repository. They are never copied into it."""
+    configured = os.environ.get("VALINT_PAPER_DATA")
+    return Path(configured) if configured else source_root() / ".." / "shared" / "paper"
+
+
+def save_claims(claims: pd.DataFrame, figure: str) -> Path:
+    """Save one figure's claims ledger for the reproduction report.
+
+    Every figure notebook calls this in its last cell.
+
+    Args:
+        claims: the ledger of ``valint.claims`` (columns ``LEDGER_COLUMNS``, docs/CONTRACTS.md).
+        figure: the chapter name, e.g. ``"fig4"``.
+
+    Returns:
+        The path written, ``<generated_dir()>/claims/<figure>.csv``.
+    """
+    _check_claim_columns(claims, figure)
+    path = generated_dir() / "claims" / f"{figure}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    claims.loc[:, list(LEDGER_COLUMNS)].to_csv(path, index=False)
+    return path
+
+
+def load_claims(directory: Path | None = None) -> pd.DataFrame:
+    """Read every saved claims ledger into one table, in chapter order.
+
+    Args:
+        directory: the folder of ``<figure>.csv`` files; default ``<generated_dir()>/claims``.
+
+    Returns:
+        One row per claim, columns ``LEDGER_COLUMNS``; no rows when nothing was saved.
+    """
+    folder = generated_dir() / "claims" if directory is None else Path(directory)
+    frames = []
+    for path in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                            na_values={c: [""] for c in LEDGER_COLUMNS if c not in TEXT_COLUMNS})
+        _check_claim_columns(frame, path.name)
+        if len(frame):
+            frames.append(frame.loc[:, list(LEDGER_COLUMNS)])
+    if not frames:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in LEDGER_COLUMNS})
+    claims = pd.concat(frames, ignore_index=True)
+    position = {name: i for i, name in enumerate(NOTEBOOK_ORDER)}
+    order = claims["figure"].map(position).fillna(len(position))
+    return claims.assign(_order=order).sort_values(["_order", "claim_id"], kind="stable").drop(
+        columns="_order").reset_index(drop=True)
+
+
+def unique_claims(claims: pd.DataFrame) -> pd.DataFrame:
+    """The ledger with each claim once: a row that repeats another claim's test on the same
+    runs (``valint.claims.SAME_CLAIM``, e.g. Fig. 4a's unlearning is Fig. 1b's) is dropped when
+    the claim it repeats is present.
+
+    Args:
+        claims: a claims ledger, as from ``load_claims``.
+    """
+    present = set(claims["claim_id"])
+    repeats = [c for c, same in SAME_CLAIM.items() if c in present and same in present]
+    return claims[~claims["claim_id"].isin(repeats)].reset_index(drop=True)
+
+
+def verdict_phrase(claims: pd.DataFrame, claim_id: str) -> str:
+    """A claim's verdict as words for a sentence of the page: "holds", "fails" or "is
+    inconclusive", so that the prose says what the ledger computed, whatever it computed.
+
+    Args:
+        claims: a claims ledger (``FigureResult.claims``).
+        claim_id: the claim, e.g. ``"fig4_isr_no_loss"``.
+
+    Raises:
+        ValueError: if the ledger has no such claim (naming the claims it has).
+    """
+    match = claims.loc[claims["claim_id"] == claim_id, "verdict"]
+    if match.empty:
+        raise ValueError(f"claim_id={claim_id!r} is not in this ledger; it holds "
+                         f"{', '.join(map(repr, claims['claim_id']))}")
+    verdict = str(match.iloc[0])
+    return "is inconclusive" if verdict == "inconclusive" else verdict
+
+
+def agreement_sentences(analyses: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """Say in words, per contrast, which analyses find a difference at ``alpha`` and which do
+    not (``valint.stats.fig5_analyses``), so that a page never states an agreement that its
+    numbers do not show.
+
+    Returns:
+        One sentence per contrast, e.g. "For frozen - isr all 5 analyses find a difference at
+        0.05." or "For isr - oracle, 3 analyses find a difference at 0.05 (…) and 2 do not
+        (…)."
+    """
+    sentences = []
+    for contrast, rows in analyses.groupby("contrast", sort=False):
+        significant = rows["p_value"] < alpha
+        yes = list(rows.loc[significant, "analysis"])
+        no = list(rows.loc[~significant, "analysis"])
+        if not no:
+            sentences.append(f"For {contrast} all {len(yes)} analyses find a difference at {alpha}.")
+        elif not yes:
+            sentences.append(f"For {contrast} none of the {len(no)} analyses finds a difference "
+                             f"at {alpha}.")
+        else:
+            sentences.append(
+                f"For {contrast}, {len(yes)} of the {len(rows)} analyses find a difference at "
+                f"{alpha} ({'; '.join(yes)}) and {len(no)} "
+                f"{'does' if len(no) == 1 else 'do'} not ({'; '.join(no)})."
+            )
+    return " ".join(sentences)
+
+
+def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
+    """Number of claims per verdict, with every verdict present (zero when absent).
+
+    Args:
+        claims: a claims ledger, as from ``load_claims``.
+    """
+    unknown = set(claims["verdict"]) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected one of {VERDICTS}")
+    return {verdict: int((claims["verdict"] == verdict).sum()) for verdict in VERDICTS}
+
+
+P_VALUE_COLUMNS = ("p_value", "p_holm", "p_welch", "p_student")
+"""Columns shown with three significant digits, so that a small p is never printed as 0.00."""
+
+
+def show_table(frame: pd.DataFrame, *, precision: int = 2):
+    """A table for a page: no index, the theme's table style, floats to ``precision`` digits.
+
+    p-values are shown to three significant digits; missing values read "–" (a dash), not
+    ``nan``.
+    """
+    p_columns = [c for c in frame.columns if c in P_VALUE_COLUMNS]
+    return (frame.style.hide(axis="index").format(precision=precision, na_rep="\u2013")
+            .format("{:.3g}", subset=p_columns, na_rep="\u2013")
+            .set_table_attributes('class="dataframe"'))
+
+
+def claims_table(claims: pd.DataFrame):
+    """The claims ledger as a table for a page, one row per claim, verdicts coloured.
+
+    Columns: the figure; the claim in the paper's words with its ``claim_id`` below; the
+    paper's numbers; the paper's own test re-run on our data; our sound test, with the
+    equivalence margin (for claims of no difference) and the method below; the run (seeds and
+    profile); the verdict.
+
+    Args:
+        claims: a claims ledger, as from ``load_claims``.
+    """
+    (figure, claim, claim_id, paper, as_published, measured, margin, method, n_seeds, profile,
+     verdict) = (_escaped(claims, column) for column in
+                 ("figure", "claim", "claim_id", "paper", "as_published", "measured", "margin",
+                  "method", "n_seeds", "profile", "verdict"))
+    margin_note = margin.where(margin == "", "<br>margin: " + margin)
+    shown = pd.DataFrame({
+        "Figure": figure,
+        "Claim": claim + "<br><code>" + claim_id + "</code>",
+        "Paper": paper,
+        "Paper's test, our data": as_published.where(as_published != "", "\u2013"),
+        "Ours": measured + margin_note + "<br><em>" + method + "</em>",
+        "Run": n_seeds + " seeds, " + profile,
+        "Verdict": verdict,
+    })
+    return show_table(shown).map(lambda verdict: _VERDICT_COLOURS.get(verdict, ""),
+                                 subset=["Verdict"])
+
+
+def _admonition(kind: str, title: str, body: str) -> str:
+    """An admonition box as HTML (the theme styles Sphinx's admonition classes)."""
+    return (f'<div class="admonition {kind}"><p class="admonition-title">{html.escape(title)}'
+            f'</p><p>{body}</p></div>')
+
+
+def record_note(record):
+    """What a chapter can say about its paper-scale record (``valint.records.Record``).
+
+    A note naming the parts, their date, commit, machine and wall time and what is still
+    missing; a warning box naming both hashes when a part was made by other science code than
+    the current one; a note that no record exists yet when it is empty.
+    """
+    from IPython.display import HTML
+
+    from valint.provenance import science_code_hash
+
+    if record.empty:
+        return HTML(_admonition("note", "No paper-scale record yet",
+                           f"This figure has no recorded run at the paper's protocol yet "
+                           f"(missing: {html.escape(record.missing)}). Make one with "
+                           f"<code>python -m valint record {record.figure}</code>; the section "
+                           "below re-runs the figure at this build's profile."))
+    parts = record.parts
+    hours = pd.to_numeric(parts["wall_time_s"], errors="coerce").sum() / 3600
+    lines = "; ".join(
+        f"<code>{html.escape(str(r.part))}</code> on {html.escape(str(r.timestamp_utc))[:10]}, "
+        f"commit {html.escape(str(r.git_commit))[:10]}, {html.escape(str(r.device))}"
+        for r in parts.itertuples())
+    missing = (f" Still missing for the paper's protocol: {html.escape(record.missing)}; the "
+               "statistics below use the seeds recorded so far.") if record.missing else ""
+    boxes = [_admonition("note", "Paper-scale record",
+                         f"{len(parts)} part(s), {hours:.2f} h of computing: {lines}.{missing}")]
+    stale = record.stale_codes
+    if stale:
+        boxes.append(_admonition(
+            "warning", "This record was made by other code",
+            f"Parts of this record were made by science code {', '.join(stale)} (commit "
+            f"{', '.join(sorted({html.escape(str(c))[:10] for c in parts['git_commit']}))}); the "
+            f"current code is {science_code_hash()}. A refactoring changes that hash as surely "
+            "as a change of the science does, so the numbers may or may not differ from what the "
+            "current code gives: check out that commit to reproduce them exactly, or re-record "
+            "the figure to refresh them."))
+    return HTML("".join(boxes))
+
+
+def record_verdicts(figures: Sequence[str] | None = None) -> pd.DataFrame:
+    """The paper-scale verdicts of every recorded figure, recomputed from the records' tables.
+
+    Returns:
+        The merged claims ledger of every figure that has a record (``LEDGER_COLUMNS``) plus
+        ``stale`` (made by other science code) and ``missing`` (what the record still lacks).
+    """
+    from valint import records
+    from valint.figures import FIGURE_NAMES
+
+    frames = []
+    for figure in figures or FIGURE_NAMES:
+        record = records.load_record(figure)
+        if record.empty:
+            continue
+        frames.append(record.claims().assign(stale=bool(record.stale_codes),
+                                             missing=record.missing))
+    if not frames:
+        return pd.DataFrame(columns=[*LEDGER_COLUMNS, "stale", "missing"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
+    """The report's headline: how many claims have a paper-scale verdict, and which verdicts.
+
+    Args:
+        recorded: ``record_verdicts()``, one row per recorded claim.
+        n_claims: how many claims the book checks in all.
+    """
+    unique = unique_claims(recorded) if len(recorded) else recorded
+    if unique.empty:
+        return (f"None of the {n_claims} claims has a paper-scale record yet, so every verdict "
+                "below comes from this build's re-run.")
+    counts = verdict_counts(unique)
+    figures = ", ".join(sorted(set(unique["figure"])))
+    incomplete = sorted(set(unique.loc[unique["missing"] != "", "figure"]))
+    text = (f"At the paper's scale, {len(unique)} of the {n_claims} claims have a record "
+            f"({figures}): {counts['holds']} hold, {counts['fails']} fail and "
+            f"{counts['inconclusive']} are inconclusive.")
+    if incomplete:
+        text += (f" The records of {', '.join(incomplete)} are not complete yet; their verdicts "
+                 "rest on the seeds recorded so far.")
+    return text
+
+
+def stale_records_note(recorded: pd.DataFrame):
+    """A warning box listing every record made by other science code than the current one,
+    or nothing when there is none."""
+    from IPython.display import HTML
+
+    stale = sorted(set(recorded.loc[recorded["stale"].astype(bool), "figure"])) if len(
+        recorded) else []
+    if not stale:
+        return None
+    return HTML(_admonition("warning", "Stale records",
+                            f"The paper-scale records of {', '.join(stale)} were made by other "
+                            "science code than this build's; their chapters name both hashes."))
+
+
+def two_layer_table(rerun: pd.DataFrame, recorded: pd.DataFrame):
+    """One row per claim: the paper's number, the verdict at the paper's scale (from the
+    records) and this build's re-run, verdicts coloured (the reproduction report).
+
+    Args:
+        rerun: this build's claims (``unique_claims(load_claims())``).
+        recorded: the paper-scale claims (``record_verdicts()``).
+    """
+    paper_scale = recorded.set_index("claim_id") if len(recorded) else pd.DataFrame(
+        columns=["verdict", "n_seeds", "stale", "missing"])
+    rows = []
+    for row in rerun.itertuples():
+        if row.claim_id in paper_scale.index:
+            rec = paper_scale.loc[row.claim_id]
+            scale = str(rec["verdict"])
+            run = f"{rec['n_seeds']} seeds" + (", stale" if bool(rec["stale"]) else "") + (
+                ", incomplete" if rec["missing"] else "")
+        else:
+            scale, run = "not recorded", ""
+        rows.append({
+            "Figure": html.escape(str(row.figure)),
+            "Claim": html.escape(str(row.claim)) + "<br><code>" + html.escape(str(row.claim_id))
+            + "</code>",
+            "Paper": html.escape(str(row.paper)),
+            "Paper scale": scale,
+            "Record": html.escape(run),
+            "This build": str(row.verdict),
+            "Re-run": html.escape(f"{row.n_seeds} seeds, {row.profile}"),
+        })
+    shown = pd.DataFrame(rows, columns=["Figure", "Claim", "Paper", "Paper scale", "Record",
+                                        "This build", "Re-run"])
+    return show_table(shown).map(lambda v: _VERDICT_COLOURS.get(v, ""),
+                                 subset=["Paper scale", "This build"])
+
+
+def profiles_in(claims: pd.DataFrame) -> str:
+    """The profiles that produced ``claims``, as text for a sentence ("paper and quick")."""
+    names = sorted(set(claims["profile"].astype(str)))
+    if not names:
+        return "no profile (no claims were saved)"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def profiles_table():
+    """What each run profile changes relative to the paper, one row per deviation.
+
+    Read from ``valint.config.PROFILES``, so the book cannot disagree with the code.
+    """
+    from valint.config import PROFILES
+
+    rows = []
+    for name, profile in PROFILES.items():
+        deviations = profile.deviations or ("none: this is the protocol of the paper",)
+        rows += [{"Profile": name, "Departure from the paper": text} for text in deviations]
+    return show_table(pd.DataFrame(rows))
+
+
+def rerun_commands(profile: str):
+    """The papermill command that re-runs each chapter on its own, as a shell code block.
+
+    Each command is followed by a comment with the chapter's other parameters and their
+    defaults, as papermill reads them from the notebook's ``parameters`` cell.
+
+    Args:
+        profile: the profile to put in the commands.
+    """
+    import papermill
+    from IPython.display import Markdown
+
+    check_profile(profile)
+    lines = []
+    for name in NOTEBOOK_ORDER:
+        source = source_root() / "notebooks" / f"{name}.ipynb"
+        if not source.exists():
+            continue
+        parameters = papermill.inspect_notebook(str(source))
+        others = [f"{key} = {spec['default']}" for key, spec in parameters.items()
+                  if key != "profile"]
+        lines.append(shlex.join(["papermill", f"notebooks/{name}.ipynb", f"{name}.out.ipynb",
+                                 "-p", "profile", profile]))
+        if others:
+            lines.append("#   other parameters: " + "; ".join(others))
+    return Markdown("```bash\n" + "\n".join(lines) + "\n```")
+
+
+def load_build_times(path: Path | None = None) -> pd.DataFrame:
+    """The wall time of every chapter in the latest build (columns ``BUILD_TIME_COLUMNS``).
+
+    Missing values (NaN) in a column mean the file was written before that column existed.
+
+    Args:
+        path: the CSV file; default ``<generated_dir()>/build_times.csv``.
+    """
+    path = generated_dir() / "build_times.csv" if path is None else Path(path)
+    if not path.exists():
+        return pd.DataFrame({column: pd.Series(dtype=str if column in ("notebook", "profile")
+                                               else float) for column in BUILD_TIME_COLUMNS})
+    times = pd.read_csv(path)
+    for column in BUILD_TIME_COLUMNS:  # a file written before a column existed
+        if column not in times:
+            times[column] = float("nan")
+    return times.loc[:, list(BUILD_TIME_COLUMNS)]
+
+
+def build_times_table(times: pd.DataFrame):
+    """The build times (as from ``load_build_times``) as a table for a page."""
+    shown = times.rename(columns={
+        "notebook": "Chapter", "profile": "Profile", "wall_time_s": "Wall time (s)",
+        "cores": "Cores", "load_avg_1min": "Load (1 min)",
+        "store_entries_before": "Stored runs before", "store_entries_written": "Runs stored",
+    })
+    counts = ["Cores", "Stored runs before", "Runs stored"]
+    return show_table(shown, precision=1).format("{:.0f}", subset=counts, na_rep="\u2013")
+
+
+def total_minutes(times: pd.DataFrame) -> float:
+    """Sum of the chapters' wall times in minutes (``times`` as from ``load_build_times``)."""
+    return float(times["wall_time_s"].sum()) / 60.0
+
+
+def bench_table(path: Path | None = None) -> pd.DataFrame | None:
+    """The pipelines measured by ``python -m valint bench --json``, one row each, or None.
+
+    Columns: ``pipeline``, ``runs`` (trained as one batch), ``threads``,
+    ``env_steps_per_s_per_core``, ``vs_sb3`` (ratio to the Stable-Baselines3 pipeline per core,
+    NaN without it), ``training_gflops``, ``fraction_of_peak`` (of the one-thread matmul peak
+    measured in the same invocation) and ``max_rss_mb_after``.
+
+    Args:
+        path: the JSON file; default ``<generated_dir()>/bench.json``.
+    """
+    data = _load_bench(path)
+    return None if data is None else _bench_rows(data)
+
+
+def _load_bench(path: Path | None) -> dict | None:
+    path = generated_dir() / "bench.json" if path is None else Path(path)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _bench_rows(data: dict) -> pd.DataFrame:
+    results = pd.DataFrame(data["results"])
+    sb3 = results.loc[results["pipeline"].str.startswith("stable-baselines3"),
+                      "env_steps_per_s_per_core"]
+    results["vs_sb3"] = (results["env_steps_per_s_per_core"] / sb3.iloc[0]
+                         if len(sb3) else float("nan"))
+    if "fraction_of_ceiling" not in results:
+        results["fraction_of_ceiling"] = float("nan")
+    return results[["pipeline", "runs", "threads", "env_steps_per_s_per_core", "vs_sb3",
+                    "training_gflops", "fraction_of_peak", "fraction_of_ceiling", "max_rss_mb_after"]]
+
+
+def bench_summary(path: Path | None = None):
+    """The benchmark of this build for a page: the setting in a sentence, then
+    :func:`bench_table`; or a note saying that the benchmark was not run.
+
+    Args:
+        path: the JSON file; default ``<generated_dir()>/bench.json``.
+    """
+    from IPython.display import HTML, Markdown
+
+    data = _load_bench(path)
+    if data is None:
+        return Markdown("The benchmark (`python -m valint bench --json`) was not run in this "
+                        "build, so there are no speed measurements to show.")
+    table = _bench_rows(data)
+    measured = data.get("provenance", {}).get("timestamp_utc", "at an unrecorded time")
+    setting = (
+        f"Measured {html.escape(str(measured))} on {html.escape(str(data['device']))} "
+        f"({data['cores']} cores): {data['rollouts_per_run']} rollouts of "
+        f"{data['steps_per_rollout']:,} environment steps per run, {data['epochs']} epochs, "
+        f"{data['flops_per_env_step'] / 1e6:.1f} MFLOP of training arithmetic per environment "
+        f"step; matrix-multiply peak {data['matmul_peak_gflops_1_thread']:.0f} GFLOP/s on one "
+        f"thread, {data['matmul_peak_gflops_all_cores']:.0f} GFLOP/s on all cores; peak memory "
+        f"{data['max_rss_mb']:.0f} MB.")
+    if "gemm_ceiling_gflops_1_thread" in data:
+        setting += (
+            f" The network's matrix products alone, as valint lays them out for one minibatch of "
+            f"ten runs, reach {data['gemm_ceiling_gflops_1_thread']:.0f} GFLOP/s on one thread: "
+            f"on the CPU valint cannot train faster than {data['ceiling_env_steps_per_s_per_core']:,.0f} "
+            f"environment steps per second per core on this machine (\"share of ceiling\").")
+    shown = table.rename(columns={
+        "env_steps_per_s_per_core": "env steps/s per core",
+        "vs_sb3": "× Stable-Baselines3",
+        "training_gflops": "training GFLOP/s",
+        "fraction_of_peak": "share of matmul peak",
+        "fraction_of_ceiling": "share of ceiling",
+        "max_rss_mb_after": "max RSS (MB)",
+    })
+    styled = show_table(shown, precision=1).format(
+        "{:.0%}", subset=["share of matmul peak", "share of ceiling"], na_rep="–")
+    return HTML(f"<p>{setting}</p>" + styled.to_html() + _gradient_html(data.get("gradient_step")))
+
+
+def _gradient_html(gradients: dict | None) -> str:
+    """The benchmark's three ways of computing one PPO minibatch gradient, as a paragraph and a
+    table (nothing when the benchmark predates them)."""
+    if gradients is None:
+        return ""
+    rows = pd.DataFrame(gradients["rows"]).rename(columns={
+        "label": "gradient by", "ms": "ms per minibatch", "gflops": "GFLOP/s", "vs_kernel": "× kernel's time"})
+    text = (f"One PPO minibatch gradient of {gradients['runs']} runs x {gradients['batch']} samples on "
+            f"{gradients['threads']} thread (forward, loss, backward; no optimizer step), computed by "
+            "the hand-written stacked kernel valint trains with, by <code>torch.func.vmap(grad(loss))"
+            "</code> and by plain autograd on the stacked weights, from the same network table and "
+            "the same loss (<code>valint.ppo.ppo_loss</code>):")
+    table = show_table(rows[["gradient by", "ms per minibatch", "GFLOP/s", "× kernel's time"]], precision=2)
+    return f"<p>{text}</p>" + table.to_html()
+
+
+def _escaped(claims: pd.DataFrame, column: str) -> pd.Series:
+    """A ledger column as HTML-escaped text, for cells that also carry markup."""
+    return claims[column].astype(str).map(html.escape)
+
+
+def _check_claim_columns(claims: pd.DataFrame, where: str) -> None:
+    missing = [column for column in LEDGER_COLUMNS if column not in claims.columns]
+    if missing:
+        raise ValueError(f"claims of {where} lack the column(s) {missing} (docs/CONTRACTS.md)")
