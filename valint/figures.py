@@ -383,15 +383,43 @@ def run_figure(
     with _batch_bar(len(figure_plan.plan.pending(store)), figure, progress) as bar:
         execute_plan(figure_plan.plan, store, executor=executor, workers=workers, scheduler=scheduler,
                      threads=threads, on_done=lambda _name: bar.update(1))
-    first_use = len(store.used)
-    tables = figure_plan.tables(store)
+    reader = _ReadOnce(store.root)
+    tables = figure_plan.tables(reader)
     agents = {
         (run.seed, run.condition, run.layout): state_of(payload, "final")
-        for stage in figure_plan.phase2 for run, payload in zip(_runs_of(stage), load_stage(stage, store))
+        for stage in figure_plan.phase2 for run, payload in zip(_runs_of(stage), load_stage(stage, reader))
     }
-    runs = store.runs_table(store.used[first_use:])
+    store.used.extend(reader.used)
+    runs = store.runs_table(reader.used)
     claims = figure_claims(figure, tables, profile=prof.name)
     return FigureResult(figure, prof, seed_list, merged, tables, claims, time.perf_counter() - started, agents, runs)
+
+
+class _ReadOnce(ResultsStore):
+    """The store as the tables see it: each entry is read and verified once.
+
+    Every phase-2 batch reads its seeds' phase-1 entries (at the paper's scale about 48 MB each,
+    the transitions), and the tables and ``FigureResult.agents`` read the phase-2 entries again;
+    this view keeps what it has read for the duration of one ``run_figure``. A run that is
+    missing (a corrupt entry removed on reading) is still trained and written as usual.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self._read: dict[str, dict[str, Any]] = {}
+
+    def get(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        from valint.store import config_key
+
+        key = config_key(config)
+        if key not in self._read:
+            payload = super().get(config)
+            if payload is None:
+                return None
+            self._read[key] = payload
+        else:
+            self._note(key)
+        return self._read[key]
 
 
 def _batch_bar(total: int, figure: str, enabled: bool):
