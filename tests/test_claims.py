@@ -3,7 +3,6 @@ inconclusive, and the Fig. 4b / Fig. 5 ledger rows on the authors' per-seed data
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -443,14 +442,17 @@ def test_verdict_equivalence(row, side, expected):
 
 
 def test_figure_claims_dispatch_and_unknown_figure():
+    from valint.figures import FIGURES, figure_claims
+
     tables = {"curves": make_curves({"none": 0.2})}
-    pd.testing.assert_frame_equal(claims.figure_claims("fig1", tables, profile="smoke"),
+    pd.testing.assert_frame_equal(figure_claims("fig1", tables, profile="smoke"),
                                   claims.claims_fig1(tables, profile="smoke"))
-    assert claims.figure_claims("fig2", {}, profile="smoke").empty
-    with pytest.raises(ValueError, match="unknown figure"):
-        claims.figure_claims("fig9", tables, profile="smoke")
+    assert claims.claims_fig2({}, profile="smoke").empty
+    assert {spec.claims.__name__ for spec in FIGURES.values()} == {f"claims_{n}" for n in FIGURES}
+    with pytest.raises(ValueError, match="figure"):
+        figure_claims("fig9", tables, profile="smoke")
     with pytest.raises(ValueError, match="need the table 'ood'"):
-        claims.figure_claims("fig5", tables, profile="smoke")
+        figure_claims("fig5", tables, profile="smoke")
 
 
 def test_paper_claims_carry_the_papers_numbers():

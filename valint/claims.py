@@ -1,8 +1,9 @@
 """The claims ledger of PAPER.md §2: what the paper claims per figure, and whether this run agrees.
 
-One function per figure (:func:`claims_fig1` ... :func:`claims_fig7`) and the dispatcher
-:func:`figure_claims` turn a figure's tidy tables (docs/CONTRACTS.md) into ledger rows with the
-columns of :data:`LEDGER_COLUMNS`::
+One function per figure (:func:`claims_fig1` ... :func:`claims_fig7`; each figure's
+``valint.figures.FigureSpec`` names its own, and ``valint.figures.figure_claims`` dispatches)
+turns a figure's tidy tables (docs/CONTRACTS.md) into ledger rows with the columns of
+:data:`LEDGER_COLUMNS`::
 
     claim_id, figure, claim, paper, measured, verdict, method, n_seeds, profile
 
@@ -34,7 +35,7 @@ Verdict rules (every verdict function below restates its own; alpha = 0.05):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -785,33 +786,3 @@ def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
         if not learned:
             row["verdict"] = "inconclusive"
     return _ledger(rows)
-
-
-CLAIMS_BY_FIGURE: dict[str, Callable[..., pd.DataFrame]] = {
-    "fig1": claims_fig1,
-    "fig2": claims_fig2,
-    "fig3": claims_fig3,
-    "fig4": claims_fig4,
-    "fig5": claims_fig5,
-    "fig6": claims_fig6,
-    "fig7": claims_fig7,
-}
-"""Ledger function per figure name."""
-
-
-def figure_claims(figure: str, tables: Mapping[str, pd.DataFrame], *, profile: str,
-                  rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
-    """The claims ledger of one figure (PAPER.md §2), dispatching to ``claims_<figure>``.
-
-    Args:
-        figure: "fig1" ... "fig7".
-        tables: The figure's tidy tables (``FigureResult.tables``, docs/CONTRACTS.md).
-        profile: Name of the run profile ("paper", "quick", "smoke").
-        rules: Verdict thresholds.
-
-    Returns:
-        The ledger rows (:data:`LEDGER_COLUMNS`).
-    """
-    if figure not in CLAIMS_BY_FIGURE:
-        raise ValueError(f"unknown figure {figure!r}; expected one of {sorted(CLAIMS_BY_FIGURE)}")
-    return CLAIMS_BY_FIGURE[figure](tables, profile=profile, rules=rules)

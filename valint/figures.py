@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valint import claims
+from valint.claims import ClaimRules
 from valint.config import LAYOUT_RULES, OBS_SCALES, PAY_MODES, ISRConfig, Profile, check_choice, check_int, get_profile
 from valint.envs import LAYOUT_NAMES
 from valint.experiments import Phase2Run, default_store, state_of
@@ -73,6 +75,11 @@ class FigureSpec:
     params: tuple[Param, ...]
     build: Callable[..., FigurePlan]
     """``build(profile, seeds, **params)`` returns the figure's :class:`FigurePlan`."""
+    claims: Callable[..., pd.DataFrame]
+    """``claims(tables, profile=..., rules=...)``: the figure's ledger (``valint.claims``)."""
+    covers: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    """What a complete paper-scale record holds besides the ten seeds: (table, column, values),
+    e.g. every OOD layout of Fig. 5, which is recorded in parts of one layout each."""
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -245,33 +252,33 @@ def _fig7(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout_rule: 
 FIGURES: dict[str, FigureSpec] = {
     spec.name: spec
     for spec in (
-        FigureSpec("fig1", "Learning and unlearning with an ISR", (), _fig1),
-        FigureSpec("fig3", "How well the ISR learns the social reward", (), _fig3),
+        FigureSpec("fig1", "Learning and unlearning with an ISR", (), _fig1, claims.claims_fig1),
+        FigureSpec("fig3", "How well the ISR learns the social reward", (), _fig3, claims.claims_fig3),
         FigureSpec(
             "fig4", "Generalizing to a new layout", (
                 _pay("add"),
                 Param("ood_layout", "random-5", ("random-5", *LAYOUT_NAMES), help="the OOD layout of Fig. 4b"),
-            ), _fig4,
+            ), _fig4, claims.claims_fig4,
         ),
         FigureSpec(
             "fig5", "Out-of-distribution layouts", (
                 _pay("gate"),
                 Param("layout", "all", ("all", *LAYOUT_NAMES), help="one OOD layout, or all five"),
-            ), _fig5,
+            ), _fig5, claims.claims_fig5, covers=(("ood", "layout", LAYOUT_NAMES),),
         ),
         FigureSpec(
             "fig6", "Reward hacking by an under-trained ISR", (
                 _pay("gate"),
                 Param("layout", "x", LAYOUT_NAMES, help="the layout of phase 2"),
                 Param("isr_draws", None, minimum=1, help="training draws of the ISR (default: the profile's)"),
-            ), _fig6,
+            ), _fig6, claims.claims_fig6,
         ),
         FigureSpec(
             "fig7", "Internalizing a prosocial value", (
                 _pay("replace"),
                 Param("layout_rule", "authors", LAYOUT_RULES, help="how layouts are drawn (PAPER.md §7)"),
                 Param("obs_scale", "raw", OBS_SCALES, help="the observations' scale (PAPER.md §7)"),
-            ), _fig7,
+            ), _fig7, claims.claims_fig7,
         ),
     )
 }
@@ -284,6 +291,22 @@ def spec_of(figure: str) -> FigureSpec:
     """The registered figure ``figure``; a clear error names the allowed ones."""
     check_choice("figure", figure, FIGURE_NAMES)
     return FIGURES[figure]
+
+
+def figure_claims(figure: str, tables: Mapping[str, pd.DataFrame], *, profile: str,
+                  rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
+    """The claims ledger of one figure (PAPER.md §2), from its :class:`FigureSpec`.
+
+    Args:
+        figure: a name in :data:`FIGURES`.
+        tables: The figure's tidy tables (``FigureResult.tables``, docs/CONTRACTS.md).
+        profile: Name of the run profile ("paper", "quick", "smoke").
+        rules: Verdict thresholds.
+
+    Returns:
+        The ledger rows (``valint.claims.LEDGER_COLUMNS``).
+    """
+    return spec_of(figure).claims(tables, profile=profile, rules=rules)
 
 
 def validate(figure: str, profile: str | Profile, seeds: Any, seed_offset: Any, params: Mapping[str, Any]) -> tuple:
@@ -374,8 +397,6 @@ def run_figure(
     Returns:
         A ``FigureResult`` with tidy tables (docs/CONTRACTS.md) and the claims ledger.
     """
-    from valint.claims import figure_claims
-
     prof, seed_list, merged = validate(figure, profile, seeds, seed_offset, params)
     store = _as_store(store)
     started = time.perf_counter()

@@ -29,9 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from valint.claims import figure_claims
 from valint.config import PAPER, check_choice
-from valint.envs import LAYOUT_NAMES
+from valint.figures import FIGURE_NAMES, figure_claims, spec_of
 from valint.provenance import provenance, science_code_hash
 
 RECORDS_ROOT = Path(__file__).resolve().parent.parent / "records" / "paper"
@@ -139,8 +138,6 @@ def _part_row(path: Path) -> dict[str, Any]:
 def part_folders(figure: str, root: Path | None = None) -> list[Path]:
     """The complete parts of a figure's record, sorted by name (a part is a folder holding every
     file of :data:`RESULT_FILES`; temporary folders of an interrupted write are skipped)."""
-    from valint.figures import FIGURE_NAMES
-
     check_choice("figure", figure, FIGURE_NAMES)
     folder = (RECORDS_ROOT if root is None else Path(root)) / figure
     if not folder.is_dir():
@@ -150,7 +147,7 @@ def part_folders(figure: str, root: Path | None = None) -> list[Path]:
 
 
 def _missing(figure: str, tables: Mapping[str, pd.DataFrame]) -> str:
-    """What the merged tables lack for the paper's ten seeds (and, for Fig. 5, five layouts)."""
+    """What the merged tables lack: the paper's ten seeds, and what the figure's spec ``covers``."""
     if not tables:
         return "every part: no paper-scale run of this figure is recorded yet"
     expected = set(range(PAPER.n_seeds))
@@ -158,10 +155,10 @@ def _missing(figure: str, tables: Mapping[str, pd.DataFrame]) -> str:
     gaps = []
     if expected - seeds:
         gaps.append("seeds " + ", ".join(map(str, sorted(expected - seeds))))
-    if figure == "fig5" and "ood" in tables:
-        layouts = set(tables["ood"]["layout"])
-        if set(LAYOUT_NAMES) - layouts:
-            gaps.append("layouts " + ", ".join(sorted(set(LAYOUT_NAMES) - layouts)))
+    for table, column, values in spec_of(figure).covers:
+        absent = set(values) - set(tables[table][column]) if table in tables else set(values)
+        if absent:
+            gaps.append(f"{column}s " + ", ".join(sorted(absent)))
     return "; ".join(gaps)
 
 
