@@ -107,3 +107,28 @@ def test_record_rejects_bad_input_before_any_work(tmp_path):
                           text=True, cwd=REPO, timeout=120)
     assert done.returncode == 2 and "layout='moon' is not allowed" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_chapter_shows_its_record_with_one_call(smoke_parts, tmp_path, monkeypatch):
+    """``pages.show_record``: the note, the recorded figure, its claims and the parts; for an
+    empty record the note alone, and the plot is never asked to draw nothing."""
+    import matplotlib.pyplot as plt
+
+    from valint import pages
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    drawn = []
+
+    def plot(tables):
+        drawn.append(sorted(tables))
+        return plt.figure()
+
+    pages.show_record(records.load_record("fig1", smoke_parts), plot)
+    assert drawn == [["curves"]]
+    assert [type(obj).__name__ for obj in shown] == ["HTML", "Figure", "Styler", "Styler"]
+    assert "Paper-scale record" in shown[0].data
+    shown.clear()
+    pages.show_record(records.load_record("fig1", tmp_path / "none"), plot)
+    assert len(drawn) == 1 and len(shown) == 1 and "No paper-scale record yet" in shown[0].data

@@ -307,6 +307,62 @@ def record_note(record):
     return HTML("".join(boxes))
 
 
+def glue_profile(prof, seeds: Sequence[int]) -> None:
+    """Glue what the note at the top of a chapter says: the profile's name, the seeds per
+    condition and the profile's deviations from the paper's protocol (``Profile.deviations``)."""
+    from myst_nb import glue
+
+    glue("profile", prof.name, display=False)
+    glue("n_seeds", len(seeds), display=False)
+    glue("deviations", " ".join(prof.deviations) or "none: this is the protocol of the paper.",
+         display=False)
+
+
+def show_record(record, plot) -> None:
+    """The "At the paper's scale" section of a chapter, from its record (``valint.records``).
+
+    Shows :func:`record_note`; then, when anything is recorded, the figure drawn from the
+    recorded tables, the claims computed from them and the record's parts.
+
+    Args:
+        record: a ``valint.records.Record``.
+        plot: ``plot(tables)`` returns the figure (or a list of figures) of the recorded tables.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(record_note(record))
+    if record.empty:
+        return
+    figures = plot(record.tables)
+    for fig in figures if isinstance(figures, (list, tuple)) else [figures]:
+        display(fig)
+        plt.close(fig)
+    display(claims_table(record.claims()))
+    display(show_table(record.parts, precision=1))
+
+
+def claim_check(result) -> Path:
+    """Show a re-run's claims ledger (``FigureResult.claims``) and save it for the reproduction
+    report (:func:`save_claims`); returns the saved file."""
+    from IPython.display import display
+
+    display(claims_table(result.claims))
+    return save_claims(result.claims, result.figure)
+
+
+def show_provenance(result) -> None:
+    """What made a re-run's numbers: the provenance of ``run_figure`` (versions, commit,
+    configuration key, profile, wall time, device), then every run behind the tables with the
+    provenance stored when it was trained (``FigureResult.runs``)."""
+    from IPython.display import display
+
+    from valint.provenance import provenance_frame
+
+    display(show_table(provenance_frame(result.provenance())))
+    display(show_table(result.runs, precision=1))
+
+
 def record_verdicts(figures: Sequence[str] | None = None) -> pd.DataFrame:
     """The paper-scale verdicts of every recorded figure, recomputed from the records' tables.
 
