@@ -777,3 +777,46 @@ def test_fig7_robustness_trains_every_variant_and_reports_the_random_level(tmp_p
     # a second call is served by the store
     again = fig7_robustness("smoke", store=tmp_path, progress=False)
     assert again.equals(table)
+
+
+def test_phase1_learning_by_length_cuts_each_run_and_the_reliable_length_needs_a_margin():
+    import pandas as pd
+
+    from valint.stats import phase1_learning_by_length, shortest_reliable_length
+
+    rng = np.random.default_rng(1)
+    episodes = np.arange(1, 401)
+    # seed 0 learns after episode 100, seed 1 only after episode 250
+    runs = {0: np.where(episodes > 100, 1.5, 0.2), 1: np.where(episodes > 250, 1.5, 0.2)}
+    curves = pd.concat([
+        pd.DataFrame({"seed": s, "condition": "oracle", "phase": 1, "episode": episodes,
+                      "env_steps": episodes * 100,
+                      "partner_goals_per_episode": v + rng.normal(0, 0.3, episodes.size)})
+        for s, v in runs.items()
+    ])
+    lengths = [5_000, 10_000, 20_000, 30_000, 40_000]
+    table = phase1_learning_by_length(curves, lengths)
+    assert list(table["env_steps"]) == lengths
+    assert list(table["seeds_learned"]) == [0, 0, 1, 2, 2]
+    assert shortest_reliable_length(table) == 30_000
+    # a length where every seed passes once, then one fails again, is not reliable
+    edge = table.assign(seeds_learned=[0, 2, 1, 2, 2])
+    assert shortest_reliable_length(edge) == 30_000
+    assert shortest_reliable_length(table.assign(seeds_learned=[2, 2, 2, 2, 1])) is None
+    with pytest.raises(ValueError, match="lengths"):
+        phase1_learning_by_length(curves, [0])
+
+
+def test_the_quick_fig7_phase1_is_the_reliable_length_of_the_paper_record():
+    """The quick profile's Fig. 7 phase 1 is derived from the committed record, not tuned."""
+    from valint import config, records
+    from valint.stats import phase1_learning_by_length, shortest_reliable_length
+
+    curves = records.load_record("fig7").tables.get("curves")
+    if curves is None:
+        pytest.skip("no paper-scale record of Figure 7")
+    n_steps = config.QUICK.prosocial_ppo.n_steps
+    lengths = [r * n_steps for r in range(4, config.PAPER.prosocial_phase1_rollouts + 1, 2)]
+    table = phase1_learning_by_length(curves, lengths)
+    assert table["seeds"].iloc[-1] == config.PAPER.n_seeds
+    assert shortest_reliable_length(table) == config.QUICK.prosocial_phase1_rollouts * n_steps

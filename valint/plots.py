@@ -368,6 +368,34 @@ def plot_fig3b(isr_data_size: pd.DataFrame, *, ax: Axes | None = None) -> Figure
     return fig
 
 
+def plot_phase1_length(by_length: pd.DataFrame, *, chosen: int | None = None,
+                       ax: Axes | None = None) -> Figure:
+    """How many seeds had learned to help, had phase 1 of Fig. 7 ended earlier (PAPER.md §7).
+
+    Args:
+        by_length: from ``valint.stats.phase1_learning_by_length``.
+        chosen: a phase-1 length to mark (the quick profile's), in environment steps.
+        ax: Axis to draw on; a new figure when ``None``.
+
+    Returns:
+        The figure: seeds learned against the length of phase 1, the number of seeds dashed.
+    """
+    _require_columns(by_length, ["env_steps", "seeds", "seeds_learned"], "by_length")
+    fig, ax = _new_axes(ax, (6.0, 3.0))
+    ax.step(by_length["env_steps"], by_length["seeds_learned"], where="mid", color="0.15", lw=1.4)
+    ax.axhline(int(by_length["seeds"].max()), color="0.6", ls="--", lw=1)
+    if chosen is not None:
+        ax.axvline(chosen, color=COLOURS["train"], lw=1.2)
+        ax.annotate("quick profile", (chosen, 0.5), xytext=(4, 0), textcoords="offset points",
+                    color=COLOURS["train"], fontsize=9)
+    ax.set_ylim(0, int(by_length["seeds"].max()) + 0.5)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_xlabel("length of phase 1 (environment steps)")
+    ax.set_ylabel("seeds that learned to help")
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
 def _seed_offsets(n: int, half_width: float) -> np.ndarray:
     """Deterministic horizontal offsets of ``n`` per-seed points within a bar (a strip plot)."""
     return np.zeros(1) if n == 1 else np.linspace(-half_width, half_width, n)

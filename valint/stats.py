@@ -1215,3 +1215,64 @@ def phase1_learning_by_seed(curves: pd.DataFrame, *, window_fraction: float = 0.
             "p_value": float(test.pvalue),
         })
     return pd.DataFrame(rows)
+
+
+def phase1_learning_by_length(
+    curves: pd.DataFrame, lengths: Sequence[int], *, alpha: float = 0.05,
+    window_fraction: float = 0.1,
+) -> pd.DataFrame:
+    """How long must phase 1 of Fig. 7 be for every seed to learn to help? (PAPER.md §7).
+
+    Each run of ``curves`` is cut after ``length`` environment steps, for every length, and
+    :func:`phase1_learning_by_seed` tests each seed on what is left, as if its phase 1 had
+    ended there. Read from the paper-scale record, this prices a shorter phase 1 (the quick
+    profile's) without training anything: a run's first steps do not depend on how long it
+    will go on (the PPO has no schedule over its length).
+
+    Args:
+        curves: the ``curves`` table of Fig. 7, with its ``env_steps`` column.
+        lengths: phase-1 lengths to test, in environment steps.
+        alpha: the one-sided level of each seed's test.
+        window_fraction: as in :func:`phase1_learning_by_seed`.
+
+    Returns:
+        One row per length: env_steps, seeds, seeds_learned (p < alpha), max_p_value and
+        min_last_window (the weakest seed's partner goals per episode at the end).
+    """
+    phase1 = curves[(curves["phase"] == 1) & (curves["condition"] == "oracle")]
+    rows = []
+    for length in lengths:
+        if length <= 0:
+            raise ValueError(f"lengths must be positive numbers of steps, got {length}")
+        by_seed = phase1_learning_by_seed(phase1[phase1["env_steps"] <= length],
+                                          window_fraction=window_fraction)
+        rows.append({
+            "env_steps": int(length), "seeds": len(by_seed),
+            "seeds_learned": int((by_seed["p_value"] < alpha).sum()),
+            "max_p_value": float(by_seed["p_value"].max()),
+            "min_last_window": float(by_seed["last_window"].min()),
+        })
+    return pd.DataFrame(rows)
+
+
+def shortest_reliable_length(by_length: pd.DataFrame) -> int | None:
+    """The shortest phase-1 length from which on every seed learned, at every longer length.
+
+    A length at which all seeds happen to pass, followed by one at which some seed fails, sits
+    on the edge: a run with other bits (another stacking of seeds, another machine) can fall
+    either side. This rule asks for a margin instead: all seeds pass there and at every longer
+    length in ``by_length``.
+
+    Args:
+        by_length: from :func:`phase1_learning_by_length`.
+
+    Returns:
+        That length in environment steps, or None if the longest length tested fails.
+    """
+    ordered = by_length.sort_values("env_steps")
+    all_learned = (ordered["seeds_learned"] == ordered["seeds"]).to_numpy()
+    if not all_learned[-1]:
+        return None
+    failures = np.flatnonzero(~all_learned)
+    start = failures[-1] + 1 if failures.size else 0
+    return int(ordered["env_steps"].iloc[start])
