@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
@@ -167,6 +168,50 @@ def test_estimate_duration_prices_every_batch_of_the_plan() -> None:
         bench.estimate_duration("smoke", "fig2")
     with pytest.raises(ValueError, match="layout"):
         bench.estimate_duration("smoke", "fig5", layout="nowhere")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A stand-in for a plan's batch: a name and the batches it needs."""
+
+    name: str
+    deps: tuple = ()
+
+
+def test_the_schedule_runs_ready_batches_in_plan_order_on_free_workers() -> None:
+    """Fig. 4's shape: two phase-1 batches, an ISR after each, then phase 2 on them."""
+    p1a, p1b = _Job("p1a"), _Job("p1b")
+    isr_a, isr_b = _Job("isr_a", (p1a,)), _Job("isr_b", (p1b,))
+    p2a, p2b, p2c = _Job("p2a", (isr_a,)), _Job("p2b", (isr_b,)), _Job("p2c", (isr_b,))
+    jobs = [p1a, isr_a, p2a, p1b, isr_b, p2b, p2c]
+    prices = [10.0, 1.0, 30.0, 10.0, 1.0, 5.0, 12.0]
+    assert bench.schedule_seconds(jobs, prices, 1) == pytest.approx(sum(prices))
+    # two workers: p1a, p1b together (10); isr_a, isr_b (11); p2a on one (41), p2b then p2c on the other (28)
+    assert bench.schedule_seconds(jobs, prices, 2) == pytest.approx(41.0)
+    # enough workers: the longest chain of dependent batches
+    assert bench.schedule_seconds(jobs, prices, 8) == pytest.approx(10 + 1 + 30)
+    # a dependency that is not pending (already stored) does not wait
+    assert bench.schedule_seconds([p2a, p2b], [30.0, 5.0], 2) == pytest.approx(30.0)
+    with pytest.raises(ValueError, match="workers"):
+        bench.schedule_seconds(jobs, prices, 0)
+    with pytest.raises(ValueError, match="prices"):
+        bench.schedule_seconds(jobs, prices[:-1], 2)
+
+
+@pytest.mark.slow
+def test_a_figure_says_how_long_it_will_train_before_it_starts(tmp_path, capsys, monkeypatch) -> None:
+    """Live re-runs print a forecast of the pending batches; a stored figure prints none."""
+    from valint import figures
+
+    monkeypatch.delenv("VALINT_PROGRESS", raising=False)
+    batches = plan_figure("fig3", "smoke").plan.batches
+    line = figures._forecast("fig3", "smoke", 2, batches, "inprocess", None, None)
+    assert line.startswith(f"fig3 (smoke, 2 seeds): {len(batches)} batches to train, about ")
+    assert "in this process" in line
+    two = figures._forecast("fig3", "smoke", 2, batches, "local", 2, None)
+    assert "on 2 worker processes" in two
+    single = bench.price_batches(batches)
+    assert len(single) == len(batches) and all(math.isfinite(x) and x > 0 for x in single)
 
 
 def test_a_parameter_is_declared_once_and_reaches_the_plan() -> None:

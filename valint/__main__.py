@@ -113,16 +113,6 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"valint: error: {err}", file=sys.stderr)
         return 2
     store = default_store() if args.store is None else ResultsStore(Path(args.store))
-    if args.profile == "paper":
-        from valint.bench import estimate_duration
-
-        seconds = estimate_duration("paper", args.figure, n_seeds=args.seeds, **params)
-        print(
-            f"valint: {args.figure} with the paper profile needs about {seconds / 3600:.1f} h of "
-            "training in one process on this machine (less for runs already in the store, and "
-            "less with worker processes that train batches in parallel)",
-            file=sys.stderr,
-        )
     try:
         from valint.executors import check_executor
 

@@ -189,45 +189,32 @@ def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
-def estimate_duration(
-    profile: str | Profile,
-    figure: str,
+def price_batches(
+    batches: Sequence[Any],
     *,
-    n_seeds: int | None = None,
     device: str | None = None,
     log: Callable[[str], None] | None = None,
-    **params: Any,
-) -> float:
-    """Expected seconds of a figure's training in one process, before it starts.
+) -> list[float]:
+    """Expected seconds of each batch of a plan, trained alone in one process with one thread.
 
-    Prices the figure's own plan (``valint.figures.plan_figure``, :func:`valint.plan.workload`:
-    every PPO run-rollout and ISR gradient step it trains when nothing is stored yet) with a
-    short measurement (a few seconds) of this machine's acting step, minibatch update and ISR
-    step at the batch sizes of the plan, up to ten runs; larger batches are priced per run.
-    Evaluation episodes and held-out ISR evaluations are not counted, so the estimate is a
-    little low; worker processes divide it by up to the number of batches that can run at once.
+    Each kind of batch is priced from a short measurement (a few seconds in all) of this
+    machine's acting step, minibatch update and ISR step at the batch's size, up to ten runs;
+    larger batches are priced per run. Evaluation episodes and held-out ISR evaluations are not
+    counted, so a price is a little low.
 
     Args:
-        profile: ``paper``, ``quick``, ``smoke`` or a :class:`valint.config.Profile`.
-        figure: a registered figure (``valint.figures.FIGURES``).
-        n_seeds: seeds of the sweep (default: the profile's).
-        device: where the sweep will train (``valint.nets.select_device``).
+        batches: ``valint.plan.Batch`` objects (a plan's ``batches``, or its pending ones).
+        device: where they will train (``valint.nets.select_device``).
         log: called with one line per priced batch.
-        **params: the figure's parameters, as for ``run_figure``.
 
     Returns:
-        Seconds.
+        Seconds per batch, in the order given.
     """
     import pandas as pd
 
-    from valint.figures import plan_figure
-
-    if n_seeds is not None:
-        check_int("n_seeds", n_seeds, minimum=1)
-    figure_plan = plan_figure(figure, profile, seeds=n_seeds, **params)
-    total = 0.0
+    prices = []
     probes: dict[tuple, Any] = {}
-    for batch in figure_plan.plan.batches:
+    for batch in batches:
         rows = pd.DataFrame(batch.workload())
         n_runs = len(rows)
         if batch.kind in ("phase1", "phase2"):
@@ -257,8 +244,87 @@ def estimate_duration(
                 done = until
             if log is not None:
                 log(f"ISR: {n_runs} models, up to {steps[-1]:,} steps ~ {seconds:,.0f} s")
-        total += seconds
-    return total
+        prices.append(seconds)
+    return prices
+
+
+def schedule_seconds(batches: Sequence[Any], prices: Sequence[float], workers: int) -> float:
+    """Wall seconds of ``batches`` on ``workers`` processes, scheduled as the local executor does.
+
+    ``valint.executors`` submits every batch whose dependencies are done, in plan order, and a
+    free worker takes the next submitted one; a dependency outside ``batches`` counts as done
+    (it is stored). With one worker this is the sum of the prices; with many, the longest chain
+    of dependent batches and the largest batch bound it from below.
+
+    Args:
+        batches: ``valint.plan.Batch`` objects in plan order.
+        prices: seconds of each (:func:`price_batches`).
+        workers: worker processes (at least 1).
+
+    Returns:
+        Seconds from the first submission to the last batch done.
+    """
+    workers = check_int("workers", workers, minimum=1, maximum=4096)
+    if len(prices) != len(batches):
+        raise ValueError(f"prices: {len(prices)} prices for {len(batches)} batches")
+    index = {batch: i for i, batch in enumerate(batches)}
+    finish: dict[int, float] = {}
+    queue: list[int] = []
+    submitted: set[int] = set()
+    running: list[tuple[float, int]] = []
+    now = 0.0
+    while len(finish) < len(batches):
+        for i, batch in enumerate(batches):
+            deps = [index[d] for d in batch.deps if d in index]
+            if i not in submitted and all(d in finish for d in deps):
+                submitted.add(i)
+                queue.append(i)
+        while queue and len(running) < workers:
+            i = queue.pop(0)
+            running.append((now + float(prices[i]), i))
+        running.sort()
+        now, i = running.pop(0)
+        finish[i] = now
+    return now
+
+
+def estimate_duration(
+    profile: str | Profile,
+    figure: str,
+    *,
+    n_seeds: int | None = None,
+    device: str | None = None,
+    workers: int = 1,
+    log: Callable[[str], None] | None = None,
+    **params: Any,
+) -> float:
+    """Expected wall seconds of a figure's training from an empty store, before it starts.
+
+    Prices the figure's own plan (``valint.figures.plan_figure``, :func:`valint.plan.workload`:
+    every PPO run-rollout and ISR gradient step it trains when nothing is stored yet) with
+    :func:`price_batches`, then schedules the batches on ``workers`` processes as the local
+    executor does (:func:`schedule_seconds`). On a machine that other programs share, expect
+    more.
+
+    Args:
+        profile: ``paper``, ``quick``, ``smoke`` or a :class:`valint.config.Profile`.
+        figure: a registered figure (``valint.figures.FIGURES``).
+        n_seeds: seeds of the sweep (default: the profile's).
+        device: where the sweep will train (``valint.nets.select_device``).
+        workers: worker processes (default 1: the training time in one process).
+        log: called with one line per priced batch.
+        **params: the figure's parameters, as for ``run_figure``.
+
+    Returns:
+        Seconds.
+    """
+    from valint.figures import plan_figure
+
+    if n_seeds is not None:
+        check_int("n_seeds", n_seeds, minimum=1)
+    check_int("workers", workers, minimum=1, maximum=4096)
+    batches = plan_figure(figure, profile, seeds=n_seeds, **params).plan.batches
+    return schedule_seconds(batches, price_batches(batches, device=device, log=log), workers)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,15 +109,28 @@ def execute_plan(
     if not pending:
         return []
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    cores = usable_cores()
-    if executor == "auto":
-        executor = "dask" if scheduler else ("local" if cores > 1 and len(pending) > 1 else "inprocess")
+    executor, n = resolve_executor(executor, workers, scheduler, len(pending))
     if executor == "inprocess":
         return _in_process(pending, store, threads, on_done)
     if executor == "local":
-        n = workers or cores
-        return _local(pending, store, threads, min(n, len(pending)), on_done)
-    return _dask(pending, store, threads, workers or cores, scheduler, on_done)
+        return _local(pending, store, threads, n, on_done)
+    return _dask(pending, store, threads, n, scheduler, on_done)
+
+
+def resolve_executor(executor: str, workers: int | None, scheduler: str | None, n_pending: int) -> tuple[str, int]:
+    """The executor that ``auto`` stands for here, and how many batches it trains at once.
+
+    For a Dask scheduler the count is ``workers`` or this machine's cores: the cluster's own
+    size is not known before it is asked.
+    """
+    cores = usable_cores()
+    if executor == "auto":
+        executor = "dask" if scheduler else ("local" if cores > 1 and n_pending > 1 else "inprocess")
+    if executor == "inprocess":
+        return executor, 1
+    if executor == "local":
+        return executor, max(1, min(workers or cores, n_pending))
+    return executor, workers or cores
 
 
 def _in_process(

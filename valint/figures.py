@@ -17,6 +17,7 @@ maps. Phase-2 runs of one seed share their environment's random numbers across c
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -401,7 +402,10 @@ def run_figure(
     store = _as_store(store)
     started = time.perf_counter()
     figure_plan = FIGURES[figure].build(prof, list(seed_list), **merged)
-    with _batch_bar(len(figure_plan.plan.pending(store)), figure, progress) as bar:
+    pending = figure_plan.plan.pending(store)
+    if _showing(progress) and pending and prof.name != "smoke":
+        print(_forecast(figure, prof.name, len(seed_list), pending, executor, workers, scheduler), file=sys.stderr)
+    with _batch_bar(len(pending), figure, progress) as bar:
         execute_plan(figure_plan.plan, store, executor=executor, workers=workers, scheduler=scheduler,
                      threads=threads, on_done=lambda _name: bar.update(1))
     reader = _ReadOnce(store.root)
@@ -443,12 +447,40 @@ class _ReadOnce(ResultsStore):
         return self._read[key]
 
 
-def _batch_bar(total: int, figure: str, enabled: bool):
+def _showing(progress: bool) -> bool:
     import os
 
+    return progress and os.environ.get("VALINT_PROGRESS", "1") != "0"
+
+
+def _forecast(figure: str, profile: str, n_seeds: int, pending: list, executor: str, workers: int | None,
+              scheduler: str | None) -> str:
+    """One line, before training: how long the pending batches should take on this machine."""
+    import os
+
+    from valint.bench import price_batches, schedule_seconds
+    from valint.executors import SCHEDULER_ENV, resolve_executor
+
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    _, n = resolve_executor(executor, workers, scheduler, len(pending))
+    seconds = schedule_seconds(pending, price_batches(pending), n)
+    where = "in this process" if n == 1 else f"on {n} worker processes"
+    return (f"{figure} ({profile}, {n_seeds} seeds): {len(pending)} batches to train, about "
+            f"{_duration(seconds)} {where} on this machine when nothing else runs")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _batch_bar(total: int, figure: str, enabled: bool):
     from tqdm import tqdm
 
-    show = enabled and total > 0 and os.environ.get("VALINT_PROGRESS", "1") != "0"
+    show = _showing(enabled) and total > 0
     return tqdm(total=total, desc=f"{figure}: batches", unit="batch", disable=not show, leave=False)
 
 
