@@ -108,8 +108,7 @@ def execute_plan(
     pending = plan.pending(store)
     if not pending:
         return []
-    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    executor, n = resolve_executor(executor, workers, scheduler, len(pending))
+    executor, n, scheduler = resolve_executor(executor, workers, scheduler, len(pending))
     if executor == "inprocess":
         return _in_process(pending, store, threads, on_done)
     if executor == "local":
@@ -117,20 +116,24 @@ def execute_plan(
     return _dask(pending, store, threads, n, scheduler, on_done)
 
 
-def resolve_executor(executor: str, workers: int | None, scheduler: str | None, n_pending: int) -> tuple[str, int]:
-    """The executor that ``auto`` stands for here, and how many batches it trains at once.
+def resolve_executor(
+    executor: str, workers: int | None, scheduler: str | None, n_pending: int
+) -> tuple[str, int, str | None]:
+    """The executor that ``auto`` stands for here, how many batches it trains at once, and the
+    Dask scheduler address (``scheduler``, else ``$VALINT_SCHEDULER``, else none).
 
     For a Dask scheduler the count is ``workers`` or this machine's cores: the cluster's own
     size is not known before it is asked.
     """
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     cores = usable_cores()
     if executor == "auto":
         executor = "dask" if scheduler else ("local" if cores > 1 and n_pending > 1 else "inprocess")
     if executor == "inprocess":
-        return executor, 1
+        return executor, 1, scheduler
     if executor == "local":
-        return executor, max(1, min(workers or cores, n_pending))
-    return executor, workers or cores
+        return executor, max(1, min(workers or cores, n_pending)), scheduler
+    return executor, workers or cores, scheduler
 
 
 def _in_process(

@@ -456,13 +456,10 @@ def _showing(progress: bool) -> bool:
 def _forecast(figure: str, profile: str, n_seeds: int, pending: list, executor: str, workers: int | None,
               scheduler: str | None) -> str:
     """One line, before training: how long the pending batches should take on this machine."""
-    import os
-
     from valint.bench import price_batches, schedule_seconds
-    from valint.executors import SCHEDULER_ENV, resolve_executor
+    from valint.executors import resolve_executor
 
-    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    _, n = resolve_executor(executor, workers, scheduler, len(pending))
+    _, n, _ = resolve_executor(executor, workers, scheduler, len(pending))
     seconds = schedule_seconds(pending, price_batches(pending), n)
     where = "in this process" if n == 1 else f"on {n} worker processes"
     return (f"{figure} ({profile}, {n_seeds} seeds): {len(pending)} batches to train, about "
