@@ -223,3 +223,32 @@ def test_a_parameter_is_declared_once_and_reaches_the_plan() -> None:
     assert json.dumps(FIGURES["fig5"].defaults) == json.dumps({"isr_pay": "gate", "layout": "all"})
     assert list(itertools.chain.from_iterable([p.name] for p in FIGURES["fig6"].params)) == [
         "isr_pay", "layout", "isr_draws"]
+
+
+def test_a_phase2_batch_is_priced_with_its_own_conditions_and_evaluation(monkeypatch) -> None:
+    """The probe of a phase-2 batch trains its conditions (isr paid by an ISR) and adds evaluation."""
+    calls = []
+
+    def probe(world, layouts, conditions, config, device, *, phase=1, pay_modes=None):
+        calls.append((phase, tuple(layouts), tuple(conditions)))
+        return 1e-3, 1e-2
+
+    monkeypatch.setattr(bench, "_probe_ppo", probe)
+    monkeypatch.setattr(bench, "_probe_evaluation", lambda n_envs, device: 1e-4)
+    batches = plan_figure("fig4", "paper").plan.batches
+    phase2 = [b for b in batches if b.kind == "phase2"]
+    prices = [bench.price_batches([b])[0] for b in phase2]
+    assert len(calls) == len(phase2)
+    for batch, price, (phase, layouts, conditions) in zip(phase2, prices, calls):
+        assert phase == 2 and len(conditions) == min(len(batch.runs), bench.TEN_RUNS)
+        assert set(conditions) == {r.condition for r in batch.runs}
+        assert set(layouts) == {r.layout for r in batch.runs}
+        cfg = PAPER.ppo
+        training = batch.rollouts * (cfg.n_steps * 1e-3 + cfg.n_epochs * cfg.n_minibatches * 1e-2)
+        training *= len(batch.runs) / len(conditions)
+        per_layout = [PAPER.eval_episodes * sum(x in r.eval_layouts for r in batch.runs)
+                      for x in {x for r in batch.runs for x in r.eval_layouts}]
+        probe_envs = min(max(per_layout, default=1), bench.TEN_RUNS * PAPER.eval_episodes)
+        evaluation = EPISODE_STEPS * 1e-4 * sum(per_layout) / probe_envs
+        assert price == pytest.approx(training + evaluation)
+    assert any("isr" in c for _, _, c in calls)

@@ -146,16 +146,40 @@ def format_load(rows: list[dict[str, Any]], figure: str, profile: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _probe_ppo(world: str, layout: str, n_runs: int, config: PPOConfig, device: str | None) -> tuple[float, float]:
-    """Seconds per acting step and per minibatch update of ``n_runs`` stacked runs."""
-    from valint.experiments import LearnerEnv, make_world, world_shape
+def _probe_ppo(
+    world: str,
+    layouts: Sequence[str],
+    conditions: Sequence[str],
+    config: PPOConfig,
+    device: str | None,
+    *,
+    phase: int = 1,
+    pay_modes: Sequence[str] | None = None,
+) -> tuple[float, float]:
+    """Seconds per acting step and per minibatch update of stacked runs, one per layout.
+
+    A phase-2 probe pays its isr runs with an untrained ISR, so that each acting step costs
+    the ISR's forward pass as in ``valint.experiments`` (PAPER.md §5).
+    """
+    from valint.experiments import LearnerEnv, make_world, world_obs_scale, world_shape
+    from valint.isr import init_isr
     from valint.ppo import BatchedPPO
 
     obs_shape, n_actions = world_shape(world)
+    n_runs = len(layouts)
     probe = replace(config, n_steps=4 * config.batch_size, n_epochs=1)
     seeds = list(range(n_runs))
-    agent = BatchedPPO(seeds, obs_shape, n_actions, probe, device=device)
-    env = LearnerEnv(make_world(world, [layout] * n_runs, seeds), conditions=["oracle"] * n_runs, phase=1)
+    world_batch = make_world(world, list(layouts), seeds)
+    isr_params = None
+    if phase == 2 and "isr" in conditions:
+        partner = getattr(world_batch, "partner_view_pos", None) is not None
+        isr_params = init_isr(seeds, obs_shape[-1] + (2 if partner else 1))
+    agent = BatchedPPO(seeds, obs_shape, n_actions, probe, device=device,
+                       obs_scale=world_obs_scale(world, layouts[0]))
+    env = LearnerEnv(
+        world_batch, conditions=list(conditions), phase=phase, pay_modes=pay_modes, isr_params=isr_params,
+        isr_obs_scale=world_obs_scale(world, layouts[0], network="isr"),
+    )
     agent.update(agent.collect_rollout(env))
     start = time.perf_counter()
     rollout = agent.collect_rollout(env)
@@ -163,6 +187,37 @@ def _probe_ppo(world: str, layout: str, n_runs: int, config: PPOConfig, device: 
     start = time.perf_counter()
     agent.update(rollout)
     return acting, (time.perf_counter() - start) / 4
+
+
+def _probe_evaluation(n_envs: int, device: str | None) -> float:
+    """Seconds per greedy step of ``n_envs`` evaluation episodes (``evaluate_greedy``)."""
+    import torch
+
+    from valint.envs import SocialGridBatch, parse_layout
+    from valint.experiments import world_shape
+    from valint.ppo import BatchedPPO, policy_forward
+
+    obs_shape, n_actions = world_shape("grid")
+    agent = BatchedPPO([0], obs_shape, n_actions, PPOConfig(), device=device)
+    params = {k: v.detach() for k, v in agent.params.items()}
+    world = SocialGridBatch([parse_layout("random-3")] * n_envs, list(range(n_envs)))
+    obs = world.reset()
+    steps = 8
+    start = time.perf_counter()
+    for _ in range(steps):
+        with torch.no_grad():
+            logits, _ = policy_forward(params, torch.from_numpy(obs).reshape(1, n_envs, *obs.shape[1:]))
+        obs = world.step(logits.argmax(dim=-1).reshape(-1).numpy()).obs
+    return (time.perf_counter() - start) / steps
+
+
+def _spread(items: Sequence[tuple], most: int) -> list[tuple]:
+    """At most ``most`` of ``items``, evenly spaced over them in sorted order, so that a probe
+    keeps a batch's mix of kinds (sorting first stops a batch's period from aliasing)."""
+    items = sorted(items)
+    if len(items) <= most:
+        return items
+    return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)]
 
 
 def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
@@ -189,6 +244,22 @@ def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
+def _evaluation_seconds(batch: Any, device: str | None, probes: dict) -> float:
+    """Seconds of a grid phase-2 batch's greedy evaluation: every layout, every episode."""
+    from valint.envs import EPISODE_STEPS
+
+    n_episodes = batch.phase1.profile.eval_episodes
+    envs = [n_episodes * sum(layout in r.eval_layouts for r in batch.runs)
+            for layout in sorted({x for r in batch.runs for x in r.eval_layouts})]
+    if not envs:
+        return 0.0
+    probe_envs = min(max(envs), TEN_RUNS * n_episodes)
+    key = ("evaluation", probe_envs)
+    if key not in probes:
+        probes[key] = _probe_evaluation(probe_envs, device)
+    return sum(EPISODE_STEPS * probes[key] * n / probe_envs for n in envs)
+
+
 def price_batches(
     batches: Sequence[Any],
     *,
@@ -199,8 +270,10 @@ def price_batches(
 
     Each kind of batch is priced from a short measurement (a few seconds in all) of this
     machine's acting step, minibatch update and ISR step at the batch's size, up to ten runs;
-    larger batches are priced per run. Evaluation episodes and held-out ISR evaluations are not
-    counted, so a price is a little low.
+    larger batches are priced per run, from ten of their runs spread over the batch. A phase-2
+    probe trains the batch's own conditions and layouts, its isr runs paid by an (untrained)
+    ISR at every step, and a grid batch adds its greedy evaluation episodes (Figs. 4b, 5).
+    Held-out ISR evaluations are not counted, so an ISR price is a little low.
 
     Args:
         batches: ``valint.plan.Batch`` objects (a plan's ``batches``, or its pending ones).
@@ -220,14 +293,21 @@ def price_batches(
         if batch.kind in ("phase1", "phase2"):
             world = batch.world
             cfg = batch.profile.ppo if batch.kind == "phase1" else batch.phase1.profile.ppo
-            probe_runs = min(n_runs, TEN_RUNS)
-            key = ("ppo", world, probe_runs, cfg)
+            if batch.kind == "phase1":
+                layout = "random-3" if world == "grid" else batch.layout
+                runs = [(layout, "oracle", "add")] * min(n_runs, TEN_RUNS)
+            else:
+                runs = _spread([(r.layout, r.condition, r.pay_mode) for r in batch.runs], TEN_RUNS)
+            key = ("ppo", batch.kind, world, tuple(runs), cfg)
             if key not in probes:
-                layout = "random-3" if world == "grid" else rows["layout"].iloc[0]
-                probes[key] = _probe_ppo(world, layout, probe_runs, cfg, device)
+                layouts, conditions, pay_modes = (list(x) for x in zip(*runs))
+                probes[key] = _probe_ppo(world, layouts, conditions, cfg, device,
+                                         phase=1 if batch.kind == "phase1" else 2, pay_modes=pay_modes)
             acting, minibatch = probes[key]
             per_rollout = cfg.n_steps * acting + cfg.n_epochs * cfg.n_minibatches * minibatch
-            seconds = int(rows["rollouts"].max()) * per_rollout * n_runs / probe_runs
+            seconds = int(rows["rollouts"].max()) * per_rollout * n_runs / len(runs)
+            if batch.kind == "phase2" and world == "grid":
+                seconds += _evaluation_seconds(batch, device, probes)
             if log is not None:
                 log(f"PPO {batch.kind} {world} {rows['layout'].iloc[0]}: {n_runs} runs x "
                     f"{int(rows['rollouts'].max())} rollouts ~ {seconds:,.0f} s")
