@@ -264,9 +264,10 @@ def price_batches(
     batches: Sequence[Any],
     *,
     device: str | None = None,
+    threads: int = 1,
     log: Callable[[str], None] | None = None,
 ) -> list[float]:
-    """Expected seconds of each batch of a plan, trained alone in one process with one thread.
+    """Expected seconds of each batch of a plan, trained alone in one process.
 
     Each kind of batch is priced from a short measurement (a few seconds in all) of this
     machine's acting step, minibatch update and ISR step at the batch's size, up to ten runs;
@@ -278,11 +279,21 @@ def price_batches(
     Args:
         batches: ``valint.plan.Batch`` objects (a plan's ``batches``, or its pending ones).
         device: where they will train (``valint.nets.select_device``).
+        threads: torch threads per batch, as the executor will give each (default 1, the
+            executors' ``DEFAULT_THREADS``); the probes run on that many.
         log: called with one line per priced batch.
 
     Returns:
         Seconds per batch, in the order given.
     """
+    from valint.nets import torch_threads
+
+    threads = check_int("threads", threads, minimum=1, maximum=256)
+    with torch_threads(threads):
+        return _price_batches(batches, device, log)
+
+
+def _price_batches(batches: Sequence[Any], device: str | None, log: Callable[[str], None] | None) -> list[float]:
     import pandas as pd
 
     prices = []

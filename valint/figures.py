@@ -404,7 +404,8 @@ def run_figure(
     figure_plan = FIGURES[figure].build(prof, list(seed_list), **merged)
     pending = figure_plan.plan.pending(store)
     if _showing(progress) and pending and prof.name != "smoke":
-        print(_forecast(figure, prof.name, len(seed_list), pending, executor, workers, scheduler), file=sys.stderr)
+        print(_forecast(figure, prof.name, len(seed_list), pending, executor, workers, scheduler, threads),
+              file=sys.stderr)
     with _batch_bar(len(pending), figure, progress) as bar:
         execute_plan(figure_plan.plan, store, executor=executor, workers=workers, scheduler=scheduler,
                      threads=threads, on_done=lambda _name: bar.update(1))
@@ -454,13 +455,13 @@ def _showing(progress: bool) -> bool:
 
 
 def _forecast(figure: str, profile: str, n_seeds: int, pending: list, executor: str, workers: int | None,
-              scheduler: str | None) -> str:
+              scheduler: str | None, threads: int = 1) -> str:
     """One line, before training: how long the pending batches should take on this machine."""
     from valint.bench import price_batches, schedule_seconds
     from valint.executors import resolve_executor
 
     _, n, _ = resolve_executor(executor, workers, scheduler, len(pending))
-    seconds = schedule_seconds(pending, price_batches(pending), n)
+    seconds = schedule_seconds(pending, price_batches(pending, threads=threads), n)
     where = "in this process" if n == 1 else f"on {n} worker processes"
     return (f"{figure} ({profile}, {n_seeds} seeds): {len(pending)} batches to train, about "
             f"{_duration(seconds)} {where} on this machine when nothing else runs")
