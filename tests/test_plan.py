@@ -234,7 +234,7 @@ def test_a_phase2_batch_is_priced_with_its_own_conditions_and_evaluation(monkeyp
         return 1e-3, 1e-2
 
     monkeypatch.setattr(bench, "_probe_ppo", probe)
-    monkeypatch.setattr(bench, "_probe_evaluation", lambda n_envs, device: 1e-4)
+    monkeypatch.setattr(bench, "_probe_evaluation", lambda layout, n_runs, n_episodes, device: 0.005 * n_runs * n_episodes)
     batches = plan_figure("fig4", "paper").plan.batches
     phase2 = [b for b in batches if b.kind == "phase2"]
     prices = [bench.price_batches([b])[0] for b in phase2]
@@ -246,9 +246,6 @@ def test_a_phase2_batch_is_priced_with_its_own_conditions_and_evaluation(monkeyp
         cfg = PAPER.ppo
         training = batch.rollouts * (cfg.n_steps * 1e-3 + cfg.n_epochs * cfg.n_minibatches * 1e-2)
         training *= len(batch.runs) / len(conditions)
-        per_layout = [PAPER.eval_episodes * sum(x in r.eval_layouts for r in batch.runs)
-                      for x in {x for r in batch.runs for x in r.eval_layouts}]
-        probe_envs = min(max(per_layout, default=1), bench.TEN_RUNS * PAPER.eval_episodes)
-        evaluation = EPISODE_STEPS * 1e-4 * sum(per_layout) / probe_envs
+        evaluation = 0.005 * PAPER.eval_episodes * sum(len(r.eval_layouts) for r in batch.runs)
         assert price == pytest.approx(training + evaluation)
     assert any("isr" in c for _, _, c in calls)

@@ -189,26 +189,18 @@ def _probe_ppo(
     return acting, (time.perf_counter() - start) / 4
 
 
-def _probe_evaluation(n_envs: int, device: str | None) -> float:
-    """Seconds per greedy step of ``n_envs`` evaluation episodes (``evaluate_greedy``)."""
-    import torch
-
-    from valint.envs import SocialGridBatch, parse_layout
-    from valint.experiments import world_shape
-    from valint.ppo import BatchedPPO, policy_forward
+def _probe_evaluation(layout: str, n_runs: int, n_episodes: int, device: str | None) -> float:
+    """Seconds of ``valint.experiments.evaluate_greedy`` on one layout: ``n_episodes`` greedy
+    episodes of each of ``n_runs`` runs (Figs. 4b, 5)."""
+    from valint.experiments import Phase2Run, evaluate_greedy, world_shape
+    from valint.ppo import BatchedPPO
 
     obs_shape, n_actions = world_shape("grid")
-    agent = BatchedPPO([0], obs_shape, n_actions, PPOConfig(), device=device)
-    params = {k: v.detach() for k, v in agent.params.items()}
-    world = SocialGridBatch([parse_layout("random-3")] * n_envs, list(range(n_envs)))
-    obs = world.reset()
-    steps = 8
+    agent = BatchedPPO(list(range(n_runs)), obs_shape, n_actions, PPOConfig(), device=device)
+    runs = [Phase2Run(seed, "oracle", layout, eval_layouts=(layout,)) for seed in range(n_runs)]
     start = time.perf_counter()
-    for _ in range(steps):
-        with torch.no_grad():
-            logits, _ = policy_forward(params, torch.from_numpy(obs).reshape(1, n_envs, *obs.shape[1:]))
-        obs = world.step(logits.argmax(dim=-1).reshape(-1).numpy()).obs
-    return (time.perf_counter() - start) / steps
+    evaluate_greedy(agent, runs, n_episodes)
+    return time.perf_counter() - start
 
 
 def _spread(items: Sequence[tuple], most: int) -> list[tuple]:
@@ -246,18 +238,16 @@ def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
 
 def _evaluation_seconds(batch: Any, device: str | None, probes: dict) -> float:
     """Seconds of a grid phase-2 batch's greedy evaluation: every layout, every episode."""
-    from valint.envs import EPISODE_STEPS
-
     n_episodes = batch.phase1.profile.eval_episodes
-    envs = [n_episodes * sum(layout in r.eval_layouts for r in batch.runs)
-            for layout in sorted({x for r in batch.runs for x in r.eval_layouts})]
-    if not envs:
+    per_layout = {x: sum(x in r.eval_layouts for r in batch.runs) for r in batch.runs for x in r.eval_layouts}
+    if not per_layout:
         return 0.0
-    probe_envs = min(max(envs), TEN_RUNS * n_episodes)
-    key = ("evaluation", probe_envs)
+    probe_runs, probe_episodes = min(max(per_layout.values()), TEN_RUNS), min(n_episodes, 10)
+    key = ("evaluation", probe_runs, probe_episodes)
     if key not in probes:
-        probes[key] = _probe_evaluation(probe_envs, device)
-    return sum(EPISODE_STEPS * probes[key] * n / probe_envs for n in envs)
+        probes[key] = _probe_evaluation(min(per_layout), probe_runs, probe_episodes, device)
+    per_episode = probes[key] / (probe_runs * probe_episodes)
+    return sum(per_episode * n * n_episodes for n in per_layout.values())
 
 
 def price_batches(
