@@ -250,6 +250,24 @@ def test_claims_fig5_single_layout_run():
     assert ledger.loc["fig5_isr_gt_frozen", "verdict"] == "holds"
 
 
+def test_claims_fig5_on_a_record_in_parts_pool_only_layouts_with_every_condition():
+    """A Fig. 5 record grows in parts: frozen in five layouts first, then isr and oracle one
+    layout at a time. The claims use only the layouts that hold all three conditions."""
+    layouts = ("4 rooms", "T", "U", "plus", "x")
+    full = make_ood({"frozen": 0.3, "isr": 0.6, "oracle": 0.6}, n_seeds=10, layouts=layouts)
+    frozen_only = claims.claims_fig5({"ood": full[full["condition"] == "frozen"]}, profile="paper")
+    check_ledger(frozen_only, "paper")
+    assert set(verdicts(frozen_only).values()) == {"inconclusive"}
+    assert (frozen_only["measured"].str.startswith("not measured: 4 rooms lacks isr, oracle")).all()
+    assert (frozen_only["n_seeds"] == 0).all()
+    partial = full[(full["condition"] == "frozen") | (full["layout"] == "x")]
+    ledger = claims.claims_fig5({"ood": partial}, profile="paper").set_index("claim_id")
+    alone = claims.claims_fig5({"ood": full[full["layout"] == "x"]}, profile="paper").set_index("claim_id")
+    assert list(ledger["measured"]) == list(alone["measured"])
+    assert list(ledger["verdict"]) == list(alone["verdict"]) == ["holds", "holds"]
+    assert ledger["method"].str.contains("pooled over layouts x only (4 rooms lacks isr, oracle; T lacks", regex=False).all()
+
+
 def test_claims_fig5_mixed_model_not_converged_is_inconclusive(monkeypatch):
     ood = make_ood({"frozen": 0.3, "isr": 0.6, "oracle": 0.9}, n_seeds=10,
                    layouts=("T", "U"))

@@ -16,11 +16,11 @@ import pytest
 
 from valint import bench
 from valint.config import PAPER, SMOKE, ISRConfig, PPOConfig
-from valint.envs import EPISODE_STEPS
+from valint.envs import EPISODE_STEPS, LAYOUT_NAMES
 from valint.figures import FIGURE_NAMES, FIGURES, plan_figure, run_figure, validate
 from valint.nets import torch_threads
 from valint.prosocial import MAX_STEPS
-from valint.plan import WORKLOAD_COLUMNS, chunks, workload
+from valint.plan import WORKLOAD_COLUMNS, batch_name, chunks, workload
 from valint.store import ResultsStore, config_key
 
 MICRO = SMOKE.with_overrides(
@@ -220,9 +220,28 @@ def test_a_parameter_is_declared_once_and_reaches_the_plan() -> None:
     every = workload(plan_figure("fig5", "paper").plan)
     assert (one["kind"] == "phase2").sum() == 3 * 10
     assert (every["kind"] == "phase2").sum() == 11 * 10
-    assert json.dumps(FIGURES["fig5"].defaults) == json.dumps({"isr_pay": "gate", "layout": "all"})
+    assert json.dumps(FIGURES["fig5"].defaults) == json.dumps({"isr_pay": "gate", "layout": "all", "conditions": "all"})
     assert list(itertools.chain.from_iterable([p.name] for p in FIGURES["fig6"].params)) == [
         "isr_pay", "layout", "isr_draws"]
+
+
+def test_fig5_parts_train_exactly_the_runs_of_the_whole_figure() -> None:
+    """Phase 1 with frozen, then isr+oracle per layout: together the figure's runs, no more, and
+    each batch the same stack as in the whole figure (so its bits are the same)."""
+    def batches(**params):
+        return {batch_name(b): b.configs() for b in plan_figure("fig5", "paper", **params).plan.batches}
+
+    whole = batches()
+    frozen = batches(conditions="frozen")
+    assert {b.split(":")[0] for b in frozen} == {"phase1", "phase2"}
+    parts = dict(frozen)
+    for layout in LAYOUT_NAMES:
+        part = batches(layout=layout, conditions="isr+oracle")
+        assert {c["run"]["condition"] for b, cs in part.items() if b.startswith("phase2") for c in cs} == {"isr", "oracle"}
+        parts |= part
+    assert parts == whole
+    with pytest.raises(ValueError, match="conditions='isr' is not allowed; choose one of 'all', 'frozen', 'isr\\+oracle'"):
+        validate("fig5", "paper", None, 0, {"conditions": "isr"})
 
 
 def test_a_phase2_batch_is_priced_with_its_own_conditions_and_evaluation(monkeypatch) -> None:

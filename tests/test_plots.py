@@ -262,6 +262,15 @@ def test_fig5_grouped_bars_per_layout_with_condition_legend():
     assert n_points == len(ood)
 
 
+def test_fig5_of_a_record_in_parts_names_every_condition_once():
+    """Frozen in every layout, isr and oracle in one (a Fig. 5 record part way through)."""
+    ood = _ood(LAYOUTS)
+    ood = ood[(ood["condition"] == "frozen") | (ood["layout"] == LAYOUTS[1])]
+    ax = plots.plot_fig5(ood).axes[0]
+    assert len(_bar_rectangles(ax)) == len(LAYOUTS) + 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Frozen", "ISR", "Oracle"]
+
+
 def test_fig6_two_panels_thin_seeds_and_thick_mean():
     curves = _curves()
     curves = curves[curves["condition"] == "isr"].drop(columns=["condition", "phase"])

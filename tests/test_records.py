@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from valint import records
+from valint.envs import LAYOUT_NAMES
 from valint.figures import run_figure
 from valint.provenance import science_code_hash
 
@@ -74,6 +76,29 @@ def test_no_record_is_empty_and_says_so(tmp_path):
     assert "no paper-scale run of this figure is recorded yet" in record.missing
     with pytest.raises(ValueError, match="figure='fig9' is not allowed"):
         records.load_record("fig9", tmp_path)
+
+
+def test_a_fig5_record_in_parts_names_what_each_layout_lacks(tmp_path):
+    """Frozen in every layout (one part), isr and oracle in "x" (another): the merged record
+    says which conditions the other layouts lack, and its claims pool over "x" only."""
+    def part(name, conditions, layouts):
+        folder = tmp_path / "fig5" / name
+        folder.mkdir(parents=True)
+        noise = np.random.default_rng(len(name)).normal(0, 0.05, (10, len(conditions), len(layouts)))
+        rows = [{"seed": s, "condition": c, "layout": x, "ood_reward": 0.3 + 0.3 * (c != "frozen") + noise[s, i, j]}
+                for s in range(10) for i, c in enumerate(conditions) for j, x in enumerate(layouts)]
+        pd.DataFrame(rows).to_csv(folder / "ood.csv", index=False)
+        for file in ("claims.csv", "claims.json"):
+            (folder / file).write_text("")
+        (folder / "provenance.json").write_text(json.dumps({"seeds": list(range(10)), "science_code": "x"}))
+
+    part("conditions-frozen_seeds-0-9", ["frozen"], LAYOUT_NAMES)
+    part("conditions-isr+oracle_layout-x_seeds-0-9", ["isr", "oracle"], ["x"])
+    record = records.load_record("fig5", tmp_path)
+    assert record.missing == "isr in layouts 4 rooms, T, U, plus; oracle in layouts 4 rooms, T, U, plus"
+    ledger = record.claims().set_index("claim_id")
+    assert ledger.loc["fig5_isr_gt_frozen", "verdict"] == "holds"
+    assert "pooled over layouts x only" in ledger.loc["fig5_isr_gt_frozen", "method"]
 
 
 def test_an_interrupted_write_leaves_no_part(tmp_path, monkeypatch):

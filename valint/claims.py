@@ -665,17 +665,46 @@ def claims_fig5(tables: Mapping[str, pd.DataFrame], *, profile: str,
     Returns:
         The ledger rows (:data:`LEDGER_COLUMNS`).
     """
-    ood = _table(tables, "ood", "fig5")
-    layouts = sorted(ood["layout"].unique())
+    ood, layouts, unmeasured = _layouts_with_every_condition(_table(tables, "ood", "fig5"))
+    ids = ("fig5_isr_gt_frozen", "fig5_isr_eq_oracle")
+    if not layouts:
+        return _ledger([_row(claim_id, measured="not measured: " + unmeasured, verdict="inconclusive",
+                             method="needs frozen, isr and oracle in one layout at least",
+                             n_seeds=0, profile=profile) for claim_id in ids])
     reference = stats.REFERENCE_LAYOUT if stats.REFERENCE_LAYOUT in layouts else layouts[0]
     published = stats.ols_condition_by_layout(ood, reference_layout=reference)
     sound = [
         ("paired by seed", stats.seed_contrast_tests(ood)),
         ("mixed model", stats.mixed_model_condition_layout(ood)),
     ]
-    return _ledger(_ood_rows(ood, published, sound, gt_id="fig5_isr_gt_frozen",
-                             eq_id="fig5_isr_eq_oracle", profile=profile, rules=rules,
-                             where=f" in layout {reference}"))
+    rows = _ood_rows(ood, published, sound, gt_id=ids[0], eq_id=ids[1], profile=profile,
+                     rules=rules, where=f" in layout {reference}")
+    if unmeasured:
+        for row in rows:
+            row["method"] = f"{row['method']}; pooled over layouts {', '.join(layouts)} only ({unmeasured})"
+    return _ledger(rows)
+
+
+OOD_CONDITIONS = ("frozen", "isr", "oracle")
+"""The conditions that the OOD claims of Figs. 4b and 5 compare."""
+
+
+def _layouts_with_every_condition(ood: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
+    """The rows of the layouts in which every condition of :data:`OOD_CONDITIONS` was measured,
+    those layouts, and what the others lack in words ("" when nothing is left out).
+
+    A paper-scale record of Fig. 5 grows in parts (``frozen`` in every layout first, then
+    ``isr`` and ``oracle`` one layout at a time): a contrast averaged over the layouts must not
+    compare one condition's five layouts with another's one.
+    """
+    conditions = ood["condition"].astype(str).str.lower()
+    measured = {layout: set(group) for layout, group in conditions.groupby(ood["layout"])}
+    complete = sorted(layout for layout, present in measured.items() if present >= set(OOD_CONDITIONS))
+    lacking = [f"{layout} lacks {', '.join(c for c in OOD_CONDITIONS if c not in present)}"
+               for layout, present in sorted(measured.items()) if layout not in complete]
+    if not measured:
+        lacking = ["no OOD evaluation recorded"]
+    return ood[ood["layout"].isin(complete)], complete, "; ".join(lacking)
 
 
 def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,

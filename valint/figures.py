@@ -79,8 +79,9 @@ class FigureSpec:
     claims: Callable[..., pd.DataFrame]
     """``claims(tables, profile=..., rules=...)``: the figure's ledger (``valint.claims``)."""
     covers: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
-    """What a complete paper-scale record holds besides the ten seeds: (table, column, values),
-    e.g. every OOD layout of Fig. 5, which is recorded in parts of one layout each."""
+    """What a complete paper-scale record holds besides the ten seeds: (table, column, values);
+    the columns covered in one table must hold every combination of their values, e.g. every
+    condition of Fig. 5 in every OOD layout, which is recorded in parts."""
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -190,14 +191,27 @@ def _fig4(profile: Profile, seeds: Sequence[int], *, isr_pay: str, ood_layout: s
     return FigurePlan(plan, tables, fig1.phase2 + (phase2,))
 
 
-def _fig5(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout: str) -> FigurePlan:
+FIG5_CONDITIONS: dict[str, tuple[str, ...]] = {
+    "all": ("frozen", "isr", "oracle"),
+    "frozen": ("frozen",),
+    "isr+oracle": ("isr", "oracle"),
+}
+"""The ``conditions`` of a Fig. 5 run. A paper-scale record is made of parts that each fit in a
+working session (issue 16): phase 1 with ``frozen`` (one learner per seed, evaluated in every
+chosen layout) as one part, ``isr+oracle`` in one layout per part. Each part trains exactly
+the batches that the whole figure trains for it, so the parts' runs are the figure's runs."""
+
+
+def _fig5(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout: str, conditions: str) -> FigurePlan:
     """Fig. 5: frozen / isr / oracle in each OOD layout after a long phase 2, from the best
-    phase-1 checkpoint."""
+    phase-1 checkpoint (``conditions`` selects a part of them, :data:`FIG5_CONDITIONS`)."""
     layouts = LAYOUT_NAMES if layout == "all" else (layout,)
+    wanted = FIG5_CONDITIONS[conditions]
     phase1 = phase1_stage("grid", "random-1", seeds, profile)
-    isrs = isr_stage(phase1, profile.isr)
-    runs = [Phase2Run(s, "frozen", "random-1", isr_pay, tuple(layouts)) for s in seeds]
-    runs += [Phase2Run(s, c, x, isr_pay, (x,)) for s in seeds for x in layouts for c in ("isr", "oracle")]
+    isrs = isr_stage(phase1, profile.isr) if "isr" in wanted else None
+    runs = [Phase2Run(s, "frozen", "random-1", isr_pay, tuple(layouts)) for s in seeds if "frozen" in wanted]
+    runs += [Phase2Run(s, c, x, isr_pay, (x,)) for s in seeds for x in layouts for c in ("isr", "oracle")
+             if c in wanted]
     phase2 = phase2_stage("grid", phase1, isrs, runs, profile.long_phase2_rollouts, start="best")
 
     def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
@@ -205,7 +219,7 @@ def _fig5(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout: str) 
         checkpoints = pd.DataFrame({"seed": list(seeds), "best_step": [int(by_seed[s][1]["best_step"]) for s in seeds]})
         return {"ood": _ood_table(_runs_of(phase2), load_stage(phase2, store)), "checkpoints": checkpoints}
 
-    return FigurePlan(Plan().add(phase1, isrs, phase2), tables, (phase2,))
+    return FigurePlan(Plan().add(phase1, *([isrs] if isrs else []), phase2), tables, (phase2,))
 
 
 def _fig6(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout: str, isr_draws: int | None) -> FigurePlan:
@@ -265,7 +279,10 @@ FIGURES: dict[str, FigureSpec] = {
             "fig5", "Out-of-distribution layouts", (
                 _pay("gate"),
                 Param("layout", "all", ("all", *LAYOUT_NAMES), help="one OOD layout, or all five"),
-            ), _fig5, claims.claims_fig5, covers=(("ood", "layout", LAYOUT_NAMES),),
+                Param("conditions", "all", tuple(FIG5_CONDITIONS),
+                      help="all, frozen (with phase 1) or isr+oracle: a part of a record"),
+            ), _fig5, claims.claims_fig5,
+            covers=(("ood", "condition", FIG5_CONDITIONS["all"]), ("ood", "layout", LAYOUT_NAMES)),
         ),
         FigureSpec(
             "fig6", "Reward hacking by an under-trained ISR", (

@@ -460,13 +460,14 @@ def plot_fig5(ood: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     fig, ax = _new_axes(ax, (7.5, 3.8))
     width = 0.8 / len(conditions)
     for j, condition in enumerate(conditions):
+        label = LABELS[condition]
         for i, layout in enumerate(layouts):
             rows = ood[(ood["condition"] == condition) & (ood["layout"] == layout)]
             if rows.empty:
                 continue
             centre = i + (j - (len(conditions) - 1) / 2) * width
-            _bars_with_seeds(ax, rows, centre, width * 0.92, COLOURS[condition],
-                             LABELS[condition] if i == 0 else None)
+            _bars_with_seeds(ax, rows, centre, width * 0.92, COLOURS[condition], label)
+            label = None
     ax.set_xticks(range(len(layouts)), [LABELS.get(lay, lay) for lay in layouts])
     ax.set_xlabel(LABELS["layout"])
     ax.set_ylabel(LABELS["ood_reward"])

@@ -155,11 +155,30 @@ def _missing(figure: str, tables: Mapping[str, pd.DataFrame]) -> str:
     gaps = []
     if expected - seeds:
         gaps.append("seeds " + ", ".join(map(str, sorted(expected - seeds))))
+    covered: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for table, column, values in spec_of(figure).covers:
-        absent = set(values) - set(tables[table][column]) if table in tables else set(values)
-        if absent:
-            gaps.append(f"{column}s " + ", ".join(sorted(absent)))
+        covered.setdefault(table, []).append((column, tuple(values)))
+    for table, columns in covered.items():
+        gaps += _absent_combinations(tables.get(table), columns)
     return "; ".join(gaps)
+
+
+def _absent_combinations(table: pd.DataFrame | None, columns: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """What a table lacks of every combination of its covered values, in words: "layouts T, U"
+    for one column; "isr in layouts T, U" per value of the first column for two."""
+    (first, firsts), *rest = columns
+    if not rest:
+        present = set() if table is None else set(table[first])
+        absent = [v for v in firsts if v not in present]
+        return [f"{first}s " + ", ".join(sorted(absent))] if absent else []
+    (second, seconds), = rest
+    present = set() if table is None else set(zip(table[first], table[second]))
+    gaps = []
+    for value in firsts:
+        absent = [v for v in seconds if (value, v) not in present]
+        if absent:
+            gaps.append(f"{value} in {second}s " + ", ".join(sorted(absent)))
+    return gaps
 
 
 def load_record(figure: str, root: Path | None = None) -> Record:
