@@ -20,7 +20,7 @@ from valint.envs import EPISODE_STEPS, LAYOUT_NAMES
 from valint.figures import FIGURE_NAMES, FIGURES, plan_figure, run_figure, validate
 from valint.nets import torch_threads
 from valint.prosocial import MAX_STEPS
-from valint.plan import WORKLOAD_COLUMNS, batch_name, chunks, workload
+from valint.plan import WORKLOAD_COLUMNS, Plan, batch_name, chunks, workload
 from valint.store import ResultsStore, config_key
 
 MICRO = SMOKE.with_overrides(
@@ -268,3 +268,22 @@ def test_a_phase2_batch_is_priced_with_its_own_conditions_and_evaluation(monkeyp
         evaluation = 0.005 * PAPER.eval_episodes * sum(len(r.eval_layouts) for r in batch.runs)
         assert price == pytest.approx(training + evaluation)
     assert any("isr" in c for _, _, c in calls)
+
+
+def test_an_isr_batch_is_priced_with_its_mse_points(monkeypatch) -> None:
+    """An ISR batch costs its gradient steps and its train and held-out MSE points: for the
+    paper's Fig. 4 ISR (batch 1, a point every 1,000 steps) 110 points of 2,048 + 12,083
+    transitions per run."""
+    monkeypatch.setattr(bench, "_probe_isr", lambda config, n_runs, device: 1e-3)
+    monkeypatch.setattr(bench, "_probe_isr_evaluation", lambda n_runs, device: 1e-6)
+    isr = next(b for b in plan_figure("fig4", "paper").plan.batches if b.kind == "isr")
+    steps = int(workload(Plan([isr]))["isr_steps"].iloc[0])
+    assert steps == 108_749 and PAPER.isr.eval_every == 1000
+    n_test = round(59 * 2048 * PAPER.isr.test_fraction)
+    assert bench.price_batches([isr])[0] == pytest.approx(steps * 1e-3 + len(isr.seeds) * 110 * (2048 + n_test) * 1e-6)
+
+
+def test_the_isr_evaluation_probe_measures_a_positive_cost() -> None:
+    with torch_threads(1):
+        per_transition = bench._probe_isr_evaluation(2, None)
+    assert math.isfinite(per_transition) and 0 < per_transition < 1e-3

@@ -236,6 +236,68 @@ def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
+def _probe_isr_evaluation(n_runs: int, device: str | None) -> float:
+    """Seconds per transition of the ISR's MSE points (``valint.isr.train_isr``'s train sample
+    and held-out split), for ``n_runs`` stacked ISRs: two short trainings that differ only in
+    how often they evaluate, timed, their difference divided by the extra transitions."""
+    import numpy as np
+
+    from valint.config import ISRConfig
+    from valint.isr import Transitions, train_isr
+
+    rng = np.random.default_rng(0)
+    size, steps, often, rarely = 8192, 20, 4, 20
+    data = [
+        Transitions(
+            rng.integers(0, 11, (size, 9, 9, 4)).astype(np.uint8),
+            rng.integers(0, 3, size),
+            np.where(rng.random(size) < 0.1, 0.4, 0.0).astype(np.float32),
+        )
+        for _ in range(n_runs)
+    ]
+    config = ISRConfig(test_fraction=0.5, max_draws=steps)
+    seconds = []
+    for every in (rarely, often):
+        start = time.perf_counter()
+        train_isr(data, list(range(n_runs)), replace(config, eval_every=every), device=device)
+        seconds.append(time.perf_counter() - start)
+    per_eval = _isr_eval_transitions(size // 2, size // 2)
+    extra = (_isr_evaluations(steps, often) - _isr_evaluations(steps, rarely)) * per_eval * n_runs
+    return max(seconds[1] - seconds[0], 0.0) / extra
+
+
+def _isr_eval_transitions(n_train: int, n_test: int) -> int:
+    """Transitions of one MSE point of an ISR: its fixed train sample and its held-out split."""
+    import inspect
+
+    from valint.isr import train_isr
+
+    sample = inspect.signature(train_isr).parameters["eval_sample"].default
+    return min(sample, n_train) + n_test
+
+
+def _isr_evaluations(steps: int, every: int) -> int:
+    """MSE points of an ISR of ``steps`` gradient steps: at the start, every ``every`` steps
+    and at the end."""
+    return 1 + (steps - 1) // every + 1
+
+
+def _isr_evaluation_seconds(batch: Any, rows: Any, device: str | None, probes: dict) -> float:
+    """Seconds of the train and held-out MSE points of an ISR batch (Fig. 3a's curve): for
+    the paper's ISR of Fig. 4 they cost about as much as its training."""
+    config = batch.isr
+    full = batch.phase1.rollouts * batch.phase1.profile.ppo.n_steps
+    n_test = int(round(full * config.test_fraction))
+    key = ("isr-evaluation", min(len(rows), 2))
+    if key not in probes:
+        probes[key] = _probe_isr_evaluation(min(len(rows), 2), device)
+    transitions = 0
+    for (_, n), steps in zip(batch.grid(), rows["isr_steps"].astype(int)):
+        n_train = full - n_test if n is None else n - int(round(n * config.test_fraction))
+        transitions += _isr_evaluations(int(steps), config.eval_every) * _isr_eval_transitions(n_train, n_test)
+    return transitions * probes[key]
+
+
 def _evaluation_seconds(batch: Any, device: str | None, probes: dict) -> float:
     """Seconds of a grid phase-2 batch's greedy evaluation: every layout, every episode."""
     n_episodes = batch.phase1.profile.eval_episodes
@@ -263,8 +325,8 @@ def price_batches(
     machine's acting step, minibatch update and ISR step at the batch's size, up to ten runs;
     larger batches are priced per run, from ten of their runs spread over the batch. A phase-2
     probe trains the batch's own conditions and layouts, its isr runs paid by an (untrained)
-    ISR at every step, and a grid batch adds its greedy evaluation episodes (Figs. 4b, 5).
-    Held-out ISR evaluations are not counted, so an ISR price is a little low.
+    ISR at every step, and a grid batch adds its greedy evaluation episodes (Figs. 4b, 5). An
+    ISR batch adds its train and held-out MSE points, priced per transition.
 
     Args:
         batches: ``valint.plan.Batch`` objects (a plan's ``batches``, or its pending ones).
@@ -323,6 +385,7 @@ def _price_batches(batches: Sequence[Any], device: str | None, log: Callable[[st
                     probes[key] = _probe_isr(config, min(active, TEN_RUNS), device)
                 seconds += (until - done) * probes[key] * active / min(active, TEN_RUNS)
                 done = until
+            seconds += _isr_evaluation_seconds(batch, rows, device, probes)
             if log is not None:
                 log(f"ISR: {n_runs} models, up to {steps[-1]:,} steps ~ {seconds:,.0f} s")
         prices.append(seconds)
