@@ -101,6 +101,22 @@ def test_a_fig5_record_in_parts_names_what_each_layout_lacks(tmp_path):
     assert "pooled over layouts x only" in ledger.loc["fig5_isr_gt_frozen", "method"]
 
 
+def test_the_report_headline_does_not_count_a_claim_no_part_can_measure_yet():
+    from valint import pages
+
+    recorded = pd.DataFrame([
+        {"claim_id": "fig1_none_unlearns", "figure": "fig1", "verdict": "holds", "n_seeds": 10, "missing": ""},
+        {"claim_id": "fig6_reward_hacking", "figure": "fig6", "verdict": "fails", "n_seeds": 4, "missing": "seeds 4, 5"},
+        {"claim_id": "fig5_isr_gt_frozen", "figure": "fig5", "verdict": "inconclusive", "n_seeds": 0,
+         "missing": "isr in layouts x"},
+    ])
+    assert pages.paper_scale_summary(recorded, 11) == (
+        "At the paper's scale, 2 of the 11 claims have a record (fig1, fig6): 1 hold, 1 fail and 0 are "
+        "inconclusive. The records of fig6 are not complete yet; their verdicts rest on what is recorded "
+        "so far. 1 more claim (fig5) has a record in progress that cannot measure it yet: it lacks isr "
+        "in layouts x.")
+
+
 def test_an_interrupted_write_leaves_no_part(tmp_path, monkeypatch):
     class Exploding:
         figure, seeds, params, wall_time_s = "fig1", (0,), {}, 1.0

@@ -246,7 +246,7 @@ def _probe_isr_evaluation(n_runs: int, device: str | None) -> float:
     from valint.isr import Transitions, train_isr
 
     rng = np.random.default_rng(0)
-    size, steps, often, rarely = 8192, 20, 4, 20
+    size, steps, often, rarely = 4096, 20, 5, 20
     data = [
         Transitions(
             rng.integers(0, 11, (size, 9, 9, 4)).astype(np.uint8),
@@ -288,9 +288,9 @@ def _isr_evaluation_seconds(batch: Any, rows: Any, device: str | None, probes: d
     config = batch.isr
     full = batch.phase1.rollouts * batch.phase1.profile.ppo.n_steps
     n_test = int(round(full * config.test_fraction))
-    key = ("isr-evaluation", min(len(rows), 2))
+    key = ("isr-evaluation",)
     if key not in probes:
-        probes[key] = _probe_isr_evaluation(min(len(rows), 2), device)
+        probes[key] = _probe_isr_evaluation(1, device)
     transitions = 0
     for (_, n), steps in zip(batch.grid(), rows["isr_steps"].astype(int)):
         n_train = full - n_test if n is None else n - int(round(n * config.test_fraction))

@@ -396,6 +396,8 @@ def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
     if unique.empty:
         return (f"None of the {n_claims} claims has a paper-scale record yet, so every verdict "
                 "below comes from this build's re-run.")
+    unmeasured = unique[unique["n_seeds"].astype(int) == 0]
+    unique = unique[unique["n_seeds"].astype(int) > 0]
     counts = verdict_counts(unique)
     figures = ", ".join(sorted(set(unique["figure"])))
     incomplete = sorted(set(unique.loc[unique["missing"] != "", "figure"]))
@@ -404,7 +406,13 @@ def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
             f"{counts['inconclusive']} are inconclusive.")
     if incomplete:
         text += (f" The records of {', '.join(incomplete)} are not complete yet; their verdicts "
-                 "rest on the seeds recorded so far.")
+                 "rest on what is recorded so far.")
+    if len(unmeasured):
+        more = "1 more claim" if len(unmeasured) == 1 else f"{len(unmeasured)} more claims"
+        verb, pronoun = ("has", "it") if len(unmeasured) == 1 else ("have", "them")
+        text += (f" {more} ({', '.join(sorted(set(unmeasured['figure'])))}) {verb} a record in "
+                 f"progress that cannot measure {pronoun} yet: it lacks "
+                 + "; ".join(sorted(set(unmeasured["missing"]))) + ".")
     return text
 
 
