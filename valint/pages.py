@@ -291,7 +291,8 @@ def record_note(record):
         f"commit {html.escape(str(r.git_commit))[:10]}, {html.escape(str(r.device))}"
         for r in parts.itertuples())
     missing = (f" Still missing for the paper's protocol: {html.escape(record.missing)}; the "
-               "statistics below use the seeds recorded so far.") if record.missing else ""
+               "statistics below use what is recorded so far (a claim that needs an unrecorded "
+               "condition reads 'not measured').") if record.missing else ""
     boxes = [_admonition("note", "Paper-scale record",
                          f"{len(parts)} part(s), {hours:.2f} h of computing: {lines}.{missing}")]
     stale = record.stale_codes
