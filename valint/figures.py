@@ -192,7 +192,7 @@ def _fig4(profile: Profile, seeds: Sequence[int], *, isr_pay: str, ood_layout: s
 
 
 FIG5_CONDITIONS: dict[str, tuple[str, ...]] = {
-    "all": ("frozen", "isr", "oracle"),
+    "all": claims.OOD_CONDITIONS,
     "frozen": ("frozen",),
     "isr+oracle": ("isr", "oracle"),
 }
