@@ -212,16 +212,15 @@ def _spread(items: Sequence[tuple], most: int) -> list[tuple]:
     return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)]
 
 
-def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
-    """Seconds per ISR gradient step of ``n_runs`` stacked ISRs."""
+def _random_transitions(n_runs: int, size: int) -> list:
+    """Phase-1-shaped random transitions for the ISR probes: views, actions, and a reward of 0.4
+    on one step in ten (the same draws on every call)."""
     import numpy as np
 
-    from valint.isr import Transitions, train_isr
+    from valint.isr import Transitions
 
     rng = np.random.default_rng(0)
-    n_steps = 200
-    size = 2 * n_steps * config.batch_size
-    data = [
+    return [
         Transitions(
             rng.integers(0, 11, (size, 9, 9, 4)).astype(np.uint8),
             rng.integers(0, 3, size),
@@ -229,6 +228,15 @@ def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
         )
         for _ in range(n_runs)
     ]
+
+
+def _probe_isr(config: Any, n_runs: int, device: str | None) -> float:
+    """Seconds per ISR gradient step of ``n_runs`` stacked ISRs."""
+    from valint.isr import train_isr
+
+    n_steps = 200
+    size = 2 * n_steps * config.batch_size
+    data = _random_transitions(n_runs, size)
     probe = replace(config, epochs=1, max_draws=n_steps * config.batch_size, eval_every=10**9, test_fraction=0.0)
     train_isr(data, list(range(n_runs)), replace(probe, max_draws=10 * config.batch_size), device=device)
     start = time.perf_counter()
@@ -240,21 +248,11 @@ def _probe_isr_evaluation(n_runs: int, device: str | None) -> float:
     """Seconds per transition of the ISR's MSE points (``valint.isr.train_isr``'s train sample
     and held-out split), for ``n_runs`` stacked ISRs: two short trainings that differ only in
     how often they evaluate, timed, their difference divided by the extra transitions."""
-    import numpy as np
-
     from valint.config import ISRConfig
-    from valint.isr import Transitions, train_isr
+    from valint.isr import train_isr
 
-    rng = np.random.default_rng(0)
     size, steps, often, rarely = 4096, 20, 5, 20
-    data = [
-        Transitions(
-            rng.integers(0, 11, (size, 9, 9, 4)).astype(np.uint8),
-            rng.integers(0, 3, size),
-            np.where(rng.random(size) < 0.1, 0.4, 0.0).astype(np.float32),
-        )
-        for _ in range(n_runs)
-    ]
+    data = _random_transitions(n_runs, size)
     config = ISRConfig(test_fraction=0.5, max_draws=steps)
     seconds = []
     for every in (rarely, often):
