@@ -110,8 +110,8 @@ def test_the_report_headline_does_not_count_a_claim_no_part_can_measure_yet():
         {"claim_id": "fig5_isr_gt_frozen", "figure": "fig5", "verdict": "inconclusive", "n_seeds": 0,
          "missing": "isr in layouts x"},
     ])
-    assert pages.paper_scale_summary(recorded, 11) == (
-        "At the paper's scale, 2 of the 11 claims have a record (fig1, fig6): 1 hold, 1 fail and 0 are "
+    assert pages.paper_scale_summary(recorded) == (
+        "At the paper's scale, 2 of the 11 claims have a record (fig1, fig6): 1 holds, 1 fails and 0 are "
         "inconclusive. The records of fig6 are not complete yet; their verdicts rest on what is recorded "
         "so far. 1 more claim (fig5) has a record in progress that cannot measure it yet: it lacks isr "
         "in layouts x.")

@@ -139,6 +139,9 @@ SAME_CLAIM: dict[str, str] = {"fig4_none_unlearns": "fig1_none_unlearns"}
 """Claims that are the same test on the same runs as another claim (Fig. 4a reuses the runs
 of Fig. 1b): each chapter shows its row, the reproduction report counts the claim once."""
 
+DISTINCT_CLAIMS: tuple[str, ...] = tuple(c for c in PAPER_CLAIMS if c not in SAME_CLAIM)
+"""Every claim the book checks, each once (the reproduction report's count of claims)."""
+
 
 @dataclass(frozen=True)
 class ClaimRules:

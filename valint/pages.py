@@ -386,13 +386,16 @@ def record_verdicts(figures: Sequence[str] | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
-    """The report's headline: how many claims have a paper-scale verdict, and which verdicts.
+def paper_scale_summary(recorded: pd.DataFrame) -> str:
+    """The report's headline: how many of the book's claims (``claims.DISTINCT_CLAIMS``, each
+    counted once whichever chapters this build executed) have a paper-scale verdict, and which.
 
     Args:
         recorded: ``record_verdicts()``, one row per recorded claim.
-        n_claims: how many claims the book checks in all.
     """
+    from valint.claims import DISTINCT_CLAIMS
+
+    n_claims = len(DISTINCT_CLAIMS)
     unique = unique_claims(recorded) if len(recorded) else recorded
     if unique.empty:
         return (f"None of the {n_claims} claims has a paper-scale record yet, so every verdict "
@@ -403,8 +406,9 @@ def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
     figures = ", ".join(sorted(set(unique["figure"])))
     incomplete = sorted(set(unique.loc[unique["missing"] != "", "figure"]))
     text = (f"At the paper's scale, {len(unique)} of the {n_claims} claims have a record "
-            f"({figures}): {counts['holds']} hold, {counts['fails']} fail and "
-            f"{counts['inconclusive']} are inconclusive.")
+            f"({figures}): {_count(counts['holds'], 'holds', 'hold')}, "
+            f"{_count(counts['fails'], 'fails', 'fail')} and "
+            f"{_count(counts['inconclusive'], 'is inconclusive', 'are inconclusive')}.")
     if incomplete:
         text += (f" The records of {', '.join(incomplete)} are not complete yet; their verdicts "
                  "rest on what is recorded so far.")
@@ -415,6 +419,11 @@ def paper_scale_summary(recorded: pd.DataFrame, n_claims: int) -> str:
                  f"progress that cannot measure {pronoun} yet: it lacks "
                  + "; ".join(sorted(set(unmeasured["missing"]))) + ".")
     return text
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    """``n`` and the verb that agrees with it: "1 holds", "3 hold"."""
+    return f"{n} {singular if n == 1 else plural}"
 
 
 def stale_records_note(recorded: pd.DataFrame):
