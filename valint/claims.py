@@ -692,6 +692,20 @@ OOD_CONDITIONS = ("frozen", "isr", "oracle")
 """The conditions that the OOD claims of Figs. 4b and 5 compare."""
 
 
+def absent_combinations(table: pd.DataFrame | None, first: str, firsts, second: str,
+                        seconds) -> dict:
+    """Which values of ``second`` a table lacks beside each value of ``first``: ``{value of
+    first: [absent values of second, in the order given]}``, with only the values that lack
+    something. A missing table lacks everything.
+
+    Both the Fig. 5 claims (which layouts hold every condition) and a record's list of what it
+    still lacks (``valint.records``) read their coverage from here.
+    """
+    present = set() if table is None else set(zip(table[first], table[second]))
+    gaps = {value: [v for v in seconds if (value, v) not in present] for value in firsts}
+    return {value: absent for value, absent in gaps.items() if absent}
+
+
 def _layouts_with_every_condition(ood: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
     """The rows of the layouts in which every condition of :data:`OOD_CONDITIONS` was measured,
     those layouts, and what the others lack in words ("" when nothing is left out).
@@ -700,14 +714,14 @@ def _layouts_with_every_condition(ood: pd.DataFrame) -> tuple[pd.DataFrame, list
     ``isr`` and ``oracle`` one layout at a time): a contrast averaged over the layouts must not
     compare one condition's five layouts with another's one.
     """
-    conditions = ood["condition"].astype(str).str.lower()
-    measured = {layout: set(group) for layout, group in conditions.groupby(ood["layout"])}
-    complete = sorted(layout for layout, present in measured.items() if present >= set(OOD_CONDITIONS))
-    lacking = [f"{layout} lacks {', '.join(c for c in OOD_CONDITIONS if c not in present)}"
-               for layout, present in sorted(measured.items()) if layout not in complete]
-    if not measured:
-        lacking = ["no OOD evaluation recorded"]
-    return ood[ood["layout"].isin(complete)], complete, "; ".join(lacking)
+    if ood.empty:
+        return ood, [], "no OOD evaluation recorded"
+    ood_lower = ood.assign(condition=ood["condition"].astype(str).str.lower())
+    layouts = sorted(set(ood["layout"]))
+    lacking = absent_combinations(ood_lower, "layout", layouts, "condition", OOD_CONDITIONS)
+    complete = [layout for layout in layouts if layout not in lacking]
+    words = [f"{layout} lacks {', '.join(absent)}" for layout, absent in lacking.items()]
+    return ood[ood["layout"].isin(complete)], complete, "; ".join(words)
 
 
 def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,

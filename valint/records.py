@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from valint.claims import absent_combinations
 from valint.config import PAPER, check_choice
 from valint.figures import FIGURE_NAMES, figure_claims, spec_of
 from valint.provenance import provenance, science_code_hash
@@ -165,20 +166,16 @@ def _missing(figure: str, tables: Mapping[str, pd.DataFrame]) -> str:
 
 def _absent_combinations(table: pd.DataFrame | None, columns: list[tuple[str, tuple[str, ...]]]) -> list[str]:
     """What a table lacks of every combination of its covered values, in words: "layouts T, U"
-    for one column; "isr in layouts T, U" per value of the first column for two."""
+    for one column; "isr in layouts T, U" per value of the first column for two
+    (:func:`valint.claims.absent_combinations`)."""
     (first, firsts), *rest = columns
     if not rest:
         present = set() if table is None else set(table[first])
         absent = [v for v in firsts if v not in present]
         return [f"{first}s " + ", ".join(sorted(absent))] if absent else []
     (second, seconds), = rest
-    present = set() if table is None else set(zip(table[first], table[second]))
-    gaps = []
-    for value in firsts:
-        absent = [v for v in seconds if (value, v) not in present]
-        if absent:
-            gaps.append(f"{value} in {second}s " + ", ".join(sorted(absent)))
-    return gaps
+    return [f"{value} in {second}s " + ", ".join(sorted(absent))
+            for value, absent in absent_combinations(table, first, firsts, second, seconds).items()]
 
 
 def load_record(figure: str, root: Path | None = None) -> Record:
