@@ -221,6 +221,23 @@ def test_fig3b_log_axes_mean_and_sem_across_seeds():
     assert ax.get_ylabel() == "ISR test loss (MSE)"
 
 
+def test_isr_error_by_part_draws_train_parts_the_held_out_part_and_goal_share():
+    frame = pd.DataFrame([{"seed": seed, "part": part, "split": "test" if part == 10 else "train",
+                           "goal_fraction": part / 100, "mse": (seed + 1) * 10.0 ** -part}
+                          for seed in range(3) for part in range(1, 11)])
+    fig = plots.plot_isr_error_by_part(frame)
+    ax, goals = fig.axes
+    assert ax.get_yscale() == "log"
+    mean = frame.groupby("part")["mse"].mean()
+    train, test = (line for line in ax.get_lines() if line.get_marker() == "o")
+    np.testing.assert_allclose(train.get_xdata(), range(1, 10))
+    np.testing.assert_allclose(train.get_ydata(), mean.iloc[:9])
+    np.testing.assert_allclose(test.get_ydata(), [mean.iloc[9]])
+    np.testing.assert_allclose(goals.get_lines()[0].get_ydata(), np.arange(1, 11) / 100)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["Train", "Test", "Share of goal steps"]
+
+
 def test_fig4b_three_bars_at_condition_means_in_paper_order():
     ood = _ood()
     ax = plots.plot_fig4b(ood).axes[0]

@@ -31,8 +31,9 @@ from valint import claims
 from valint.claims import ClaimRules
 from valint.config import LAYOUT_RULES, OBS_SCALES, PAY_MODES, ISRConfig, Profile, check_choice, check_int, get_profile
 from valint.envs import LAYOUT_NAMES
-from valint.experiments import Phase2Run, default_store, state_of
+from valint.experiments import Phase2Run, default_store, isr_weights, state_of, transitions_of, world_obs_scale
 from valint.executors import execute_plan
+from valint.isr_errors import ERROR_BY_PART_COLUMNS, isr_error_by_part
 from valint.plan import Phase1Batch, Plan, Stage, isr_stage, load_stage, phase1_stage, phase2_stage
 from valint.store import ResultsStore
 
@@ -167,9 +168,24 @@ def _fig3(profile: Profile, seeds: Sequence[int]) -> FigurePlan:
         data_size = pd.DataFrame(
             [r[:3] for r in rows], columns=["seed", "isr_train_transitions", "isr_test_mse"]
         )
-        return {"isr_curve": curve, "isr_data_size": data_size}
+        return {"isr_curve": curve, "isr_data_size": data_size,
+                "isr_error_by_part": _isr_error_by_part(curve_isrs, store)}
 
     return FigurePlan(Plan().add(phase1, curve_isrs, sized_isrs), tables)
+
+
+def _isr_error_by_part(isrs: Stage, store: ResultsStore) -> pd.DataFrame:
+    """Fig. 3a's ISRs' error on each tenth of their phase 1 (``valint.isr_errors``), per seed."""
+    frames = []
+    for batch in isrs:
+        phase1 = batch.phase1.load(store)
+        for (seed, _), payload in zip(batch.grid(), batch.load(store)):
+            part = isr_error_by_part(transitions_of(phase1[seed][1]), isr_weights(payload),
+                                     test_fraction=batch.isr.test_fraction,
+                                     obs_scale=world_obs_scale(batch.phase1.world, batch.phase1.layout,
+                                                               network="isr"))
+            frames.append(part.assign(seed=seed))
+    return pd.concat(frames, ignore_index=True)[["seed", *ERROR_BY_PART_COLUMNS]]
 
 
 def _fig4(profile: Profile, seeds: Sequence[int], *, isr_pay: str, ood_layout: str) -> FigurePlan:

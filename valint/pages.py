@@ -23,7 +23,7 @@ import html
 import json
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import get_args
 
@@ -317,6 +317,41 @@ def glue_profile(prof, seeds: Sequence[int]) -> None:
     glue("n_seeds", len(seeds), display=False)
     glue("deviations", " ".join(prof.deviations) or "none: this is the protocol of the paper.",
          display=False)
+
+
+def glue_numbers(prefix: str, numbers: Mapping[str, float]) -> None:
+    """Glue each number of a mapping as ``prefix + name`` for the sentences of a page."""
+    from myst_nb import glue
+
+    for name, value in numbers.items():
+        glue(prefix + name, float(value), display=False)
+
+
+def isr_error_by_part_numbers(error_by_part: pd.DataFrame) -> dict[str, float]:
+    """The numbers that the Fig. 3 chapter quotes about the ISR's error along phase 1.
+
+    Args:
+        error_by_part: the Fig. 3 ``isr_error_by_part`` table (``valint.isr_errors``).
+
+    Returns:
+        ``first_mse``, ``last_train_mse``, ``held_out_mse`` (means over seeds of the first and
+        last training part and of the held-out part), ``first_goals`` and ``held_out_goals``
+        (their shares of goal steps), and from
+        ``stats.held_out_vs_last_train_part_test``: ``difference``, ``relative``,
+        ``relative_low``, ``relative_high`` and ``p_value``.
+    """
+    from valint import stats
+
+    summary = stats.isr_error_by_part_summary(error_by_part)
+    train, held_out = summary[summary["split"] == "train"], summary[summary["split"] == "test"]
+    test = stats.held_out_vs_last_train_part_test(error_by_part).iloc[0]
+    return {
+        "first_mse": train["mse"].iloc[0], "last_train_mse": train["mse"].iloc[-1],
+        "held_out_mse": held_out["mse"].iloc[0], "first_goals": train["goal_fraction"].iloc[0],
+        "held_out_goals": held_out["goal_fraction"].iloc[0], "difference": test["estimate"],
+        "relative": test["relative_change"], "relative_low": test["relative_ci_low"],
+        "relative_high": test["relative_ci_high"], "p_value": test["p_value"],
+    }
 
 
 def show_record(record, plot) -> None:

@@ -335,6 +335,49 @@ def plot_fig3a(isr_curve: pd.DataFrame, *, seed: int | None = None, smoothing: S
     return fig
 
 
+def plot_isr_error_by_part(isr_error_by_part: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Fig. 3a, diagnosis: the ISR's MSE on each tenth of phase 1, and the share of goal steps.
+
+    Mean over seeds with ±1 standard-error bars (log axis); the training parts in the train
+    colour, the held-out last part in the test colour; the share of goal steps on a second
+    axis (grey). ``valint.isr_errors`` says why.
+
+    Args:
+        isr_error_by_part: The Fig. 3 ``isr_error_by_part`` table (docs/CONTRACTS.md).
+        ax: Axis to draw on; a new figure when ``None``.
+
+    Returns:
+        The figure holding the panel.
+    """
+    _require_columns(isr_error_by_part, ["seed", "part", "split", "goal_fraction", "mse"],
+                     "isr_error_by_part")
+    grouped = isr_error_by_part.groupby(["part", "split"], sort=True)
+    summary = pd.DataFrame({"mse": grouped["mse"].mean(), "sem": grouped["mse"].sem(),
+                            "goal_fraction": grouped["goal_fraction"].mean()}).reset_index()
+    fig, ax = _new_axes(ax, (5.0, 3.6))
+    for split in ("train", "test"):
+        rows = summary[summary["split"] == split]
+        mean, sem = rows["mse"].to_numpy(), rows["sem"].fillna(0.0).to_numpy()
+        ax.errorbar(rows["part"].to_numpy(), mean, yerr=np.vstack([np.minimum(sem, 0.9 * mean), sem]),
+                    color=COLOURS[split], marker="o", ms=5, lw=1.4, capsize=3, label=LABELS[split])
+    ax.set_yscale("log")
+    ax.set_xticks(summary["part"].to_numpy())
+    ax.set_xlabel("Tenth of phase 1 (in training order)")
+    ax.set_ylabel(LABELS["mse"])
+    goals = ax.twinx()
+    goals.plot(summary["part"].to_numpy(), summary["goal_fraction"].to_numpy(), color="0.55", ls="--",
+               lw=1.2, label="Share of goal steps")
+    goals.set_ylim(0, None)
+    goals.set_ylabel("Share of goal steps", color="0.4")
+    goals.spines[["top"]].set_visible(False)
+    ax.spines[["top"]].set_visible(False)
+    (handles, labels), (more_handles, more_labels) = (ax.get_legend_handles_labels(),
+                                                      goals.get_legend_handles_labels())
+    ax.legend(handles + more_handles, labels + more_labels, frameon=False, fontsize=8, ncol=3,
+              loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return fig
+
+
 def plot_fig3b(isr_data_size: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Fig. 3 (right): held-out ISR loss falls with more social-reward training data.
 

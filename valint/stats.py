@@ -992,6 +992,57 @@ def isr_train_test_gap_test(
     return _relative(result, result["mean_b"])
 
 
+def isr_error_by_part_summary(error_by_part: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 3a, diagnosis: the ISR's error on each part of phase 1, mean over seeds.
+
+    Args:
+        error_by_part: the Fig. 3 ``isr_error_by_part`` table (``valint.isr_errors``).
+
+    Returns:
+        One row per part in phase-1 order: ``part``, ``split``, ``n_seeds``, ``goal_fraction``
+        and ``mse`` (means over seeds), ``mse_sem`` (standard error over seeds; NaN with one).
+    """
+    _require_columns(error_by_part, ["seed", "part", "split", "goal_fraction", "mse"])
+    grouped = error_by_part.groupby(["part", "split"], sort=True)
+    return pd.DataFrame({
+        "n_seeds": grouped["seed"].nunique(),
+        "goal_fraction": grouped["goal_fraction"].mean(),
+        "mse": grouped["mse"].mean(),
+        "mse_sem": grouped["mse"].sem(),
+    }).reset_index()
+
+
+def held_out_vs_last_train_part_test(error_by_part: pd.DataFrame, *,
+                                     confidence: float = 0.95) -> pd.DataFrame:
+    """Fig. 3a, diagnosis: the held-out error minus the error on the training part just before it.
+
+    Where the held-out split is the last part of phase 1, this compares it with the training
+    transitions nearest to it in time; memorisation would make the difference positive. A
+    paired t-test across seeds, two-sided; a diagnosis made after the claim of no train-test
+    gap failed, so it carries no verdict.
+
+    Args:
+        error_by_part: the Fig. 3 ``isr_error_by_part`` table.
+        confidence: level of the t confidence interval.
+
+    Returns:
+        One row as :func:`paired_t_test` (contrast "held out - last train part") plus
+        ``relative_change``, ``relative_ci_low``, ``relative_ci_high`` (fractions of the last
+        training part's mean MSE).
+    """
+    _require_columns(error_by_part, ["seed", "part", "split", "mse"])
+    train = error_by_part["split"] == "train"
+    last_train = error_by_part["seed"].map(error_by_part[train].groupby("seed")["part"].max())
+    is_last_train = train & (error_by_part["part"] == last_train)
+    pairs = error_by_part[is_last_train | (error_by_part["split"] == "test")].assign(
+        which=lambda f: np.where(f["split"] == "test", "held out", "last train part"))
+    result = paired_t_test(pairs, value="mse", by="which", a="held out", b="last train part",
+                           confidence=confidence)
+    result["method"] = ("paired t-test across seeds of the ISR's MSE on the held-out part minus "
+                        "its MSE on the last training part, two-sided (a diagnosis, no verdict)")
+    return _relative(result, result["mean_b"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Learning curves: Figs. 1b, 4a, 6, 7
 # ---------------------------------------------------------------------------------------------
