@@ -51,6 +51,21 @@ def test_parts_merge_and_say_what_is_missing(smoke_parts):
     assert int(ledger["n_seeds"].iloc[0]) == 3
     prov = json.loads((smoke_parts / "fig1" / "seeds-0-1" / "provenance.json").read_text())
     assert prov["peak_memory_mib"] > 0 and prov["science_code"] == science_code_hash()
+    assert "runs" not in record.tables
+
+
+def test_a_part_keeps_the_runs_behind_it_and_counts_each_batch_once(smoke_parts, tmp_path):
+    runs = pd.read_csv(smoke_parts / "fig1" / "seeds-0-1" / records.RUNS_FILE)
+    assert set(runs["kind"]) == {"phase1", "isr", "phase2"} and set(runs["seed"]) == {0, 1}
+    assert (runs["science_code"] == science_code_hash()).all()
+    batches = runs.drop_duplicates(["kind", "timestamp_utc", "wall_time_s", "batch_runs"])
+    assert len(batches) < len(runs)
+    assert records.training_seconds(smoke_parts / "fig1" / "seeds-0-1") == pytest.approx(
+        batches["wall_time_s"].sum(), abs=0.1)
+    old = tmp_path / "seeds-0-1"
+    shutil.copytree(smoke_parts / "fig1" / "seeds-0-1", old)
+    (old / records.RUNS_FILE).unlink()
+    assert records.training_seconds(old) == "not recorded"
 
 
 @pytest.mark.slow

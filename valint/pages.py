@@ -293,8 +293,13 @@ def record_note(record):
     missing = (f" Still missing for the paper's protocol: {html.escape(record.missing)}; the "
                "statistics below use what is recorded so far (a claim that needs an unrecorded "
                "condition reads 'not measured').") if record.missing else ""
+    training = pd.to_numeric(parts["training_s"], errors="coerce")
+    trained = (f" The training batches behind them took {training.sum() / 3600:.2f} h of worker "
+               "time when they were trained (each batch once; some were trained for another "
+               "figure's record that shares them)." if training.notna().any() else "")
     boxes = [_admonition("note", "Paper-scale record",
-                         f"{len(parts)} part(s), {hours:.2f} h of computing: {lines}.{missing}")]
+                         f"{len(parts)} part(s), {hours:.2f} h of wall time: {lines}."
+                         f"{trained}{missing}")]
     stale = record.stale_codes
     if stale:
         boxes.append(_admonition(

@@ -40,6 +40,10 @@ RECORDS_ROOT = Path(__file__).resolve().parent.parent / "records" / "paper"
 RESULT_FILES = ("claims.csv", "claims.json", "provenance.json")
 """Files of a part besides its tables."""
 
+RUNS_FILE = "runs.csv"
+"""The runs behind a part's tables, each with the provenance stored when it was trained
+(``ResultsStore.runs_table``); parts written before it existed lack it."""
+
 
 def write_outputs(result: Any, out: Path) -> Path:
     """Write a ``FigureResult`` as the command line does: tables, ledger and provenance.
@@ -61,6 +65,9 @@ def write_outputs(result: Any, out: Path) -> Path:
         for name, table in result.tables.items():
             table.to_csv(work / f"{name}.csv", index=False)
         result.claims.to_csv(work / "claims.csv", index=False)
+        runs = getattr(result, "runs", None)
+        if runs is not None:
+            runs.to_csv(work / RUNS_FILE, index=False)
         (work / "claims.json").write_text(
             json.dumps(result.claims.to_dict(orient="records"), indent=2) + "\n")
         prov = provenance(profile=result.profile.name, wall_time_s=result.wall_time_s)
@@ -122,7 +129,7 @@ class Record:
 
 
 PART_COLUMNS = ("part", "seeds", "params", "science_code", "git_commit", "timestamp_utc",
-                "device", "wall_time_s", "peak_memory_mib")
+                "device", "wall_time_s", "peak_memory_mib", "training_s")
 
 
 def _part_row(path: Path) -> dict[str, Any]:
@@ -132,8 +139,24 @@ def _part_row(path: Path) -> dict[str, Any]:
         "part": path.name,
         "seeds": f"{min(seeds)}-{max(seeds)}" if seeds else "",
         "params": ", ".join(f"{k}={v}" for k, v in sorted(prov.get("params", {}).items())),
-        **{key: prov.get(key, "not recorded") for key in PART_COLUMNS[3:]},
+        **{key: prov.get(key, "not recorded") for key in PART_COLUMNS[3:-1]},
+        "training_s": training_seconds(path),
     }
+
+
+def training_seconds(path: Path) -> float | str:
+    """The wall time the training batches behind a part took when they were trained, each batch
+    counted once (from :data:`RUNS_FILE`; batches that ran side by side add up, so this is
+    worker time). A batch may have been trained for another part or figure that shares it.
+    "not recorded" for a part without the file."""
+    file = Path(path) / RUNS_FILE
+    if not file.exists():
+        return "not recorded"
+    runs = pd.read_csv(file)
+    seconds = pd.to_numeric(runs["wall_time_s"], errors="coerce")
+    batches = runs.assign(wall_time_s=seconds).dropna(subset=["wall_time_s"]).drop_duplicates(
+        ["kind", "timestamp_utc", "wall_time_s", "batch_runs"])
+    return round(float(batches["wall_time_s"].sum()), 1)
 
 
 def part_folders(figure: str, root: Path | None = None) -> list[Path]:
@@ -192,7 +215,7 @@ def load_record(figure: str, root: Path | None = None) -> Record:
     frames: dict[str, list[pd.DataFrame]] = {}
     for path in parts:
         for csv in sorted(path.glob("*.csv")):
-            if csv.name != "claims.csv":
+            if csv.name not in ("claims.csv", RUNS_FILE):
                 frames.setdefault(csv.stem, []).append(pd.read_csv(csv))
     tables = {name: pd.concat(group, ignore_index=True).drop_duplicates(ignore_index=True)
               for name, group in frames.items()}
