@@ -13,7 +13,7 @@ import pytest
 
 from valint import records
 from valint.envs import LAYOUT_NAMES
-from valint.figures import run_figure
+from valint.figures import plan_figure, run_figure
 from valint.provenance import science_code_hash
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,10 +58,12 @@ def test_a_part_keeps_the_runs_behind_it_and_counts_each_batch_once(smoke_parts,
     runs = pd.read_csv(smoke_parts / "fig1" / "seeds-0-1" / records.RUNS_FILE)
     assert set(runs["kind"]) == {"phase1", "isr", "phase2"} and set(runs["seed"]) == {0, 1}
     assert (runs["science_code"] == science_code_hash()).all()
-    batches = runs.drop_duplicates(["kind", "timestamp_utc", "wall_time_s", "batch_runs"])
-    assert len(batches) < len(runs)
+    plan = plan_figure("fig1", "smoke", seeds=2).plan
+    per_batch = runs.groupby("wall_time_s")["batch_runs"].agg(["size", "first"])
+    assert len(per_batch) == len(plan.batches) < len(runs)
+    assert (per_batch["size"] == per_batch["first"]).all()
     assert records.training_seconds(smoke_parts / "fig1" / "seeds-0-1") == pytest.approx(
-        batches["wall_time_s"].sum(), abs=0.1)
+        sum(per_batch.index), abs=0.1)
     old = tmp_path / "seeds-0-1"
     shutil.copytree(smoke_parts / "fig1" / "seeds-0-1", old)
     (old / records.RUNS_FILE).unlink()

@@ -148,14 +148,15 @@ def training_seconds(path: Path) -> float | str:
     """The wall time the training batches behind a part took when they were trained, each batch
     counted once (from :data:`RUNS_FILE`; batches that ran side by side add up, so this is
     worker time). A batch may have been trained for another part or figure that shares it.
-    "not recorded" for a part without the file."""
+    "not recorded" for a part without the file. The runs of one batch share its wall time,
+    commit and size (each run's own timestamp is when it was stored)."""
     file = Path(path) / RUNS_FILE
     if not file.exists():
         return "not recorded"
     runs = pd.read_csv(file)
     seconds = pd.to_numeric(runs["wall_time_s"], errors="coerce")
     batches = runs.assign(wall_time_s=seconds).dropna(subset=["wall_time_s"]).drop_duplicates(
-        ["kind", "timestamp_utc", "wall_time_s", "batch_runs"])
+        ["kind", "git_commit", "wall_time_s", "batch_runs"])
     return round(float(batches["wall_time_s"].sum()), 1)
 
 
