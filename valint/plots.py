@@ -265,9 +265,15 @@ def plot_fig4a(curves: pd.DataFrame, *, smoothing: Smoothing = 0.8,
     Returns:
         The figure holding the panel.
     """
+    return _with_and_without_isr(curves, "goals_per_episode", smoothing, ax)
+
+
+def _with_and_without_isr(curves: pd.DataFrame, value: str, smoothing: Smoothing,
+                          ax: Axes | None) -> Figure:
+    """Phase 1 with the caregiver, then phase 2 with and without the ISR (Figs. 4a and 7)."""
     _require_columns(curves, ["phase"], "curves")
     return plot_learning_curves(
-        curves, value="goals_per_episode", conditions=("oracle", "isr", "none"),
+        curves, value=value, conditions=("oracle", "isr", "none"),
         labels={"oracle": LABELS["with_social_rewards"], "isr": LABELS["with_isr_model"],
                 "none": LABELS["without_isr_model"]},
         phases={"oracle": (1,)}, smoothing=smoothing,
@@ -289,13 +295,7 @@ def plot_fig7(curves: pd.DataFrame, *, smoothing: Smoothing = 0.8,
     Returns:
         The figure holding the panel.
     """
-    _require_columns(curves, ["phase"], "curves")
-    return plot_learning_curves(
-        curves, value="partner_goals_per_episode", conditions=("oracle", "isr", "none"),
-        labels={"oracle": LABELS["with_social_rewards"], "isr": LABELS["with_isr_model"],
-                "none": LABELS["without_isr_model"]},
-        phases={"oracle": (1,)}, smoothing=smoothing,
-        caregiver_leaves_at=_phase1_end(curves), band="minmax", ax=ax)
+    return _with_and_without_isr(curves, "partner_goals_per_episode", smoothing, ax)
 
 
 def plot_fig3a(isr_curve: pd.DataFrame, *, seed: int | None = None, smoothing: Smoothing = 0.8,
