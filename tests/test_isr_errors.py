@@ -28,7 +28,7 @@ def test_squared_errors_agree_with_the_isr_predictions_row_by_row():
     stacked = stack_isr([weights])
     by_row = np.array([(predict(stacked, data.obs[i:i + 1], data.actions[i:i + 1])[0] - data.targets[i]) ** 2
                        for i in range(len(data))])
-    np.testing.assert_allclose(errors, by_row, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(errors, by_row, rtol=1e-4, atol=1e-7)  # float32: batch vs one row
 
 
 def test_the_parts_cut_phase_1_in_order_and_the_last_is_the_held_out_split():

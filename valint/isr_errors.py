@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from valint.isr import StackedData, Transitions, isr_kernel, stack_isr
+from valint.nets import torch_threads
 
 ERROR_BY_PART_COLUMNS = ("part", "split", "first_step", "n_transitions", "goal_fraction", "mse")
 """Columns of :func:`isr_error_by_part` (one row per part; docs/CONTRACTS.md adds ``seed``)."""
@@ -33,6 +34,9 @@ def squared_errors(transitions: Transitions, weights: Mapping[str, np.ndarray], 
                    obs_scale: float = 1.0) -> np.ndarray:
     """``(ISR(s, a) - target)^2`` of one trained ISR on every transition, in phase-1 order.
 
+    Computed on one torch thread, so that the same ISR gives the same bits whichever process
+    and thread setting builds the table (a sum split over threads rounds differently).
+
     Args:
         transitions: a phase-1 run's transitions (``valint.experiments.transitions_of``).
         weights: the ISR's weights (``valint.experiments.isr_weights``).
@@ -41,11 +45,12 @@ def squared_errors(transitions: Transitions, weights: Mapping[str, np.ndarray], 
     data = StackedData([transitions], obs_scale=obs_scale)
     kernel = isr_kernel(stack_isr([dict(weights)]))
     errors = np.empty(len(transitions), dtype=np.float64)
-    for start in range(0, len(transitions), _CHUNK):
-        index = torch.arange(start, min(start + _CHUNK, len(transitions)))
-        x, y = data.inputs(index, torch.empty((len(index), data.codes.shape[1])))
-        prediction = kernel.forward(x, len(index), mode="predict").reshape(-1)
-        errors[start:start + len(index)] = ((prediction - y) ** 2).numpy()
+    with torch_threads(1):
+        for start in range(0, len(transitions), _CHUNK):
+            index = torch.arange(start, min(start + _CHUNK, len(transitions)))
+            x, y = data.inputs(index, torch.empty((len(index), data.codes.shape[1])))
+            prediction = kernel.forward(x, len(index), mode="predict").reshape(-1)
+            errors[start:start + len(index)] = ((prediction - y) ** 2).numpy()
     return errors
 
 
