@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from valint.records import RUNS_FILE
@@ -90,16 +91,21 @@ def test_sigkill_then_resume_gives_the_uninterrupted_numbers(tmp_path, reference
     for attempt in range(2):
         before = _n_entries(store)
         proc = subprocess.Popen(
-            _command(store, tmp_path / f"killed{attempt}"), env=_env(),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [*_command(store, tmp_path / f"killed{attempt}"), "--executor", "local", "--workers", "2"],
+            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 300
         while _n_entries(store) == before and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(delays.uniform(0.0, 0.2))
         assert proc.poll() is None, "the run finished before it could be killed"
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert workers, "the local executor started no worker process"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        # its workers notice that their parent is gone and end, instead of training on unseen
+        _, orphans = psutil.wait_procs(workers, timeout=15)
+        assert not orphans, f"worker processes outlived the killed run: {orphans}"
         held = _n_entries(store)
         assert before < held < total, (before, held, total)
         _assert_every_entry_complete(store)

@@ -16,6 +16,8 @@ every operation; single-threaded batches in separate processes share the cores f
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -68,12 +70,28 @@ def check_executor(executor: str, workers: int | None, threads: int) -> tuple[in
     return workers, threads
 
 
-def _worker_init(threads: int) -> None:
+PARENT_POLL_S = 1.0
+"""How often a local worker checks that the process that started it is still there."""
+
+
+def _worker_init(threads: int, parent: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
+                     name="valint-parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this local worker once the process that started it is gone (killed, or a notebook
+    kernel restarted): an orphan would otherwise go on training a batch that nobody reads, then
+    wait for work forever, holding a core and its memory. Stored runs are written atomically, so
+    leaving mid-batch loses that batch only (POSIX: the orphan's parent id changes)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _ready(batch: Batch, done: set[Batch], pending: set[Batch]) -> bool:
@@ -157,7 +175,8 @@ def _local(
     waiting = set(pending)
     running: dict[Future, Batch] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_worker_init, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_worker_init,
+                             initargs=(threads, os.getpid())) as pool:
         while todo or running:
             for batch in [b for b in todo if _ready(b, done, waiting)]:
                 todo.remove(batch)
