@@ -28,6 +28,8 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import FuncFormatter
 from PIL import Image, ImageDraw, ImageFont
 
+from valint.stats import isr_error_by_part_summary
+
 LABELS: dict[str, str] = {
     # Conditions as the bar charts name them (Figs. 4b, 5; PAPER.md §5).
     "frozen": "Frozen",
@@ -351,13 +353,11 @@ def plot_isr_error_by_part(isr_error_by_part: pd.DataFrame, *, ax: Axes | None =
     """
     _require_columns(isr_error_by_part, ["seed", "part", "split", "goal_fraction", "mse"],
                      "isr_error_by_part")
-    grouped = isr_error_by_part.groupby(["part", "split"], sort=True)
-    summary = pd.DataFrame({"mse": grouped["mse"].mean(), "sem": grouped["mse"].sem(),
-                            "goal_fraction": grouped["goal_fraction"].mean()}).reset_index()
+    summary = isr_error_by_part_summary(isr_error_by_part)
     fig, ax = _new_axes(ax, (5.0, 3.6))
     for split in ("train", "test"):
         rows = summary[summary["split"] == split]
-        mean, sem = rows["mse"].to_numpy(), rows["sem"].fillna(0.0).to_numpy()
+        mean, sem = rows["mse"].to_numpy(), rows["mse_sem"].fillna(0.0).to_numpy()
         ax.errorbar(rows["part"].to_numpy(), mean, yerr=np.vstack([np.minimum(sem, 0.9 * mean), sem]),
                     color=COLOURS[split], marker="o", ms=5, lw=1.4, capsize=3, label=LABELS[split])
     ax.set_yscale("log")
