@@ -156,8 +156,9 @@ def _fig3(profile: Profile, seeds: Sequence[int]) -> FigurePlan:
     sized_isrs = isr_stage(phase1, profile.isr_data_size, profile.isr_data_sizes)
 
     def tables(store: ResultsStore) -> dict[str, pd.DataFrame]:
+        curve_payloads = [(batch, batch.load(store)) for batch in curve_isrs]
         curve = pd.concat(
-            [p["curve"].assign(seed=s) for batch in curve_isrs for (s, _), p in zip(batch.grid(), batch.load(store))],
+            [p["curve"].assign(seed=s) for batch, loaded in curve_payloads for (s, _), p in zip(batch.grid(), loaded)],
             ignore_index=True,
         )[["seed", "draws", "split", "mse"]]
         rows = [
@@ -169,17 +170,18 @@ def _fig3(profile: Profile, seeds: Sequence[int]) -> FigurePlan:
             [r[:3] for r in rows], columns=["seed", "isr_train_transitions", "isr_test_mse"]
         )
         return {"isr_curve": curve, "isr_data_size": data_size,
-                "isr_error_by_part": _isr_error_by_part(curve_isrs, store)}
+                "isr_error_by_part": _isr_error_by_part(curve_payloads, store)}
 
     return FigurePlan(Plan().add(phase1, curve_isrs, sized_isrs), tables)
 
 
-def _isr_error_by_part(isrs: Stage, store: ResultsStore) -> pd.DataFrame:
-    """Fig. 3a's ISRs' error on each tenth of their phase 1 (``valint.isr_errors``), per seed."""
+def _isr_error_by_part(curve_payloads: Sequence[tuple[Any, list[dict]]], store: ResultsStore) -> pd.DataFrame:
+    """Fig. 3a's ISRs' error on each tenth of their phase 1 (``valint.isr_errors``), per seed,
+    from the ISR batches and the payloads already loaded for the curve."""
     frames = []
-    for batch in isrs:
+    for batch, payloads in curve_payloads:
         phase1 = batch.phase1.load(store)
-        for (seed, _), payload in zip(batch.grid(), batch.load(store)):
+        for (seed, _), payload in zip(batch.grid(), payloads):
             part = isr_error_by_part(transitions_of(phase1[seed][1]), isr_weights(payload),
                                      test_fraction=batch.isr.test_fraction,
                                      obs_scale=world_obs_scale(batch.phase1.world, batch.phase1.layout,
