@@ -17,6 +17,19 @@ from valint.config import PPOConfig
 TINY = PPOConfig(n_steps=64, batch_size=32, n_epochs=1)
 
 
+@pytest.fixture
+def untimed_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fixed numbers for the matmul peak, the GEMM ceiling and the gradient rows.
+
+    For tests of the report's plumbing: test_run_bench_report_is_json_and_text measures them for
+    real, and each measurement costs seconds that these tests would only repeat.
+    """
+    monkeypatch.setattr(throughput, "matmul_peak", lambda threads: 40.0 * threads)
+    monkeypatch.setattr(throughput, "gemm_ceiling", lambda threads: 20.0 * threads)
+    monkeypatch.setattr(throughput, "time_gradients",
+                        lambda threads, **_: {name: 0.1 for name in gradients.METHODS})
+
+
 def test_flops_per_env_step_of_the_paper_setting() -> None:
     flops = throughput.flops_per_env_step(PPOConfig())
     assert flops["per_step"] == flops["forward"] + 10 * (flops["forward"] + flops["backward"])
@@ -116,7 +129,7 @@ def test_sb3_model_is_the_policy_table() -> None:
 
 
 def test_main_prints_json_writes_it_and_rejects_bad_arguments(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, untimed_kernels: None
 ) -> None:
     monkeypatch.setattr(throughput, "run_bench", functools.partial(throughput.run_bench, config=TINY, device="cpu"))
     out = tmp_path / "generated" / "bench.json"
@@ -127,7 +140,8 @@ def test_main_prints_json_writes_it_and_rejects_bad_arguments(
     assert "--rollouts" in capsys.readouterr().err
 
 
-def test_missing_sb3_says_how_to_install_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_sb3_says_how_to_install_the_extra(
+        monkeypatch: pytest.MonkeyPatch, untimed_kernels: None) -> None:
     monkeypatch.setattr(throughput, "sb3_available", lambda: False)
     report = throughput.run_bench(1, config=TINY, device="cpu")
     assert report["sb3"] is None and report["ratios"] == {}

@@ -363,6 +363,10 @@ def test_keep_going_runs_every_chapter_in_this_environment_then_fails(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VALINT_RESULTS", raising=False)
     monkeypatch.setenv("TQDM_DISABLE", "0")
+    # a quick build measures throughput first; `valint bench` has its own tests, so here the
+    # call is only recorded (it would spend a minute of the test on measuring)
+    benched: list[Path] = []
+    monkeypatch.setattr(book, "_run_bench", benched.append)
     _notebook(tmp_path / "notebooks" / "broken.ipynb", 'raise ValueError("first chapter")')
     _notebook(
         tmp_path / "notebooks" / "probe.ipynb",
@@ -379,6 +383,8 @@ def test_keep_going_runs_every_chapter_in_this_environment_then_fails(
     message = str(raised.value)
     assert "1 chapter(s) failed" in message and "broken" in message
     assert "probe" not in message
+    bench_json = (tmp_path / "book" / "generated" / "bench.json").resolve()
+    assert [path.resolve() for path in benched] == [bench_json]
     times = pd.read_csv(tmp_path / "book" / "generated" / "build_times.csv")
     assert list(times["notebook"]) == ["probe"] and list(times["profile"]) == ["quick"]
     assert os.environ["TQDM_DISABLE"] == "0" and "VALINT_BOOK_SOURCE" not in os.environ
