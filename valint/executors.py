@@ -71,7 +71,10 @@ def check_executor(executor: str, workers: int | None, threads: int) -> tuple[in
 
 
 PARENT_POLL_S = 1.0
-"""How often a local worker checks that the process that started it is still there."""
+"""How often a local worker checks that the process that started it is still there, where the
+kernel cannot signal its death (not Linux)."""
+_PR_SET_PDEATHSIG = 1
+"""``prctl`` option: the signal a Linux process receives when its parent ends."""
 
 
 def _worker_init(threads: int, parent: int) -> None:
@@ -80,8 +83,27 @@ def _worker_init(threads: int, parent: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    _die_with_parent()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
                      name="valint-parent-watch").start()
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker the moment its parent ends, so that not one
+    more run is stored after a run was killed; elsewhere the watcher thread alone ends it, within
+    :data:`PARENT_POLL_S`. The pool is created and shut down by one thread of the parent, whose end
+    is what the kernel reports."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
 
 
 def _exit_with_parent(parent: int) -> None:
