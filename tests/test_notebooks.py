@@ -44,6 +44,19 @@ def test_notebook_is_committed_without_outputs(path):
             assert cell.execution_count is None
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_valid_nbformat_with_unique_cell_ids(path):
+    """Every cell has its own id (nbformat 4.5): a cell added by hand without one is repaired
+    silently on every read today, with a warning, and will be an error in later nbformat."""
+    import json
+
+    raw = json.loads(path.read_text())
+    ids = [cell.get("id") for cell in raw["cells"]]
+    assert None not in ids, f"{path.name}: cell {ids.index(None)} has no id"
+    assert len(set(ids)) == len(ids), f"{path.name}: repeated cell ids"
+    nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
+
+
 @pytest.mark.parametrize("name", FIGURE_NOTEBOOKS)
 def test_figure_notebook_validates_right_after_imports(name):
     path = next(p for p in NOTEBOOKS if p.stem == name)
