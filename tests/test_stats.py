@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -284,6 +285,21 @@ def test_ols_interaction_is_effect_in_reference_layout_exactly():
     additive = stats.ols_condition_plus_layout(frame, pairs=[("frozen", "isr")])
     assert additive["estimate"].iloc[0] == pytest.approx(-2.0)
     assert additive["layout"].iloc[0] == "all"
+
+
+def test_ols_with_one_seed_per_cell_gives_the_estimate_and_no_test_without_warning():
+    """One seed in one layout: as many observations as coefficients. The estimate is exact;
+    there is no residual variance, so no interval and no p-value (statsmodels would warn
+    about a division by zero degrees of freedom)."""
+    ood = pd.DataFrame([{"seed": 0, "condition": c, "layout": "T", "ood_reward": v}
+                        for c, v in (("frozen", 0.3), ("isr", 0.5), ("oracle", 0.6))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = stats.ols_condition_by_layout(ood, reference_layout="T").set_index("contrast")
+    assert table.loc["frozen - isr", "estimate"] == pytest.approx(-0.2)
+    assert table.loc["isr - oracle", "estimate"] == pytest.approx(-0.1)
+    assert (table["df"] == 0).all() and table["p_value"].isna().all() and table["ci_low"].isna().all()
+    assert "no residual degrees of freedom" in table["method"].iloc[0]
 
 
 def test_ols_missing_reference_layout_raises():

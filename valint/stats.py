@@ -433,8 +433,11 @@ def _ols_condition(
             frame["layout"].unique()
         )[0]
         design = _design(frame, a, reference, interaction=interaction)
-        fit = sm.OLS(frame[value].to_numpy(dtype=float), design).fit()
         name = f"condition[{a}]"
+        if len(frame) <= np.linalg.matrix_rank(design.to_numpy(dtype=float)):
+            rows.append(_ols_without_residuals(a, b, frame, design, value, reference, interaction))
+            continue
+        fit = sm.OLS(frame[value].to_numpy(dtype=float), design).fit()
         ci = fit.conf_int(alpha=1 - confidence).loc[name]
         if interaction:
             method = (
@@ -463,6 +466,23 @@ def _ols_condition(
             }
         )
     return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "layout", "n_obs", "n_seeds"])
+
+
+def _ols_without_residuals(a: str, b: str, frame: pd.DataFrame, design: pd.DataFrame, value: str,
+                           reference: str, interaction: bool) -> dict:
+    """The row of an OLS with no residual degrees of freedom (no more observations than free
+    coefficients, e.g. one seed per cell): the least-squares estimate, but no standard error, so
+    no interval and no test (statsmodels would divide by zero degrees of freedom)."""
+    coefficients = np.linalg.lstsq(design.to_numpy(dtype=float), frame[value].to_numpy(dtype=float),
+                                   rcond=None)[0]
+    return {
+        "contrast": _contrast(a, b), "estimate": float(coefficients[list(design.columns).index(f"condition[{a}]")]),
+        "ci_low": math.nan, "ci_high": math.nan, "statistic": math.nan, "df": 0.0, "p_value": math.nan,
+        "method": f"OLS {value} on {len(frame)} observations for {design.shape[1]} coefficients: "
+                  "no residual degrees of freedom, so no standard error and no test",
+        "layout": reference if interaction else "all", "n_obs": len(frame),
+        "n_seeds": int(frame["seed"].nunique()) if "seed" in frame else math.nan,
+    }
 
 
 def ols_condition_by_layout(
