@@ -820,3 +820,89 @@ def test_the_quick_fig7_phase1_is_the_reliable_length_of_the_paper_record():
     table = phase1_learning_by_length(curves, lengths)
     assert table["seeds"].iloc[-1] == config.PAPER.n_seeds
     assert shortest_reliable_length(table) == config.QUICK.prosocial_phase1_rollouts * n_steps
+
+
+def _fig7_curves(phase2_drop_after: int) -> "pd.DataFrame":
+    """Six seeds that learned to help in phase 1 (400 episodes of 100 steps); in phase 2 (300
+    episodes) ``isr`` keeps the level and ``none`` falls after ``phase2_drop_after`` episodes."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    one, two = np.arange(1, 401), np.arange(1, 301)
+    frames = []
+    for seed in range(6):
+        learned = np.where(one > 100, 1.5, 0.2) + rng.normal(0, 0.3, one.size)
+        frames.append(pd.DataFrame({"seed": seed, "condition": "oracle", "phase": 1, "episode": one,
+                                    "env_steps": one * 100, "partner_goals_per_episode": learned}))
+        for condition in ("isr", "none"):
+            level = np.full(two.size, 1.5) if condition == "isr" else np.where(two > phase2_drop_after, 0.1, 1.5)
+            frames.append(pd.DataFrame({
+                "seed": seed, "condition": condition, "phase": 2, "episode": 400 + two,
+                "env_steps": 40_000 + two * 100,
+                "partner_goals_per_episode": level + rng.normal(0, 0.3 + 0.05 * seed, two.size)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_fig7_verdicts_by_phase2_length_judge_every_group_as_the_ledger_would():
+    """Each group's verdict at each cut equals claims_fig7 on that group's cut runs."""
+    import itertools
+
+    from valint import claims
+
+    curves = _fig7_curves(phase2_drop_after=100)
+    lengths = [5_000, 15_000, 30_000]
+    table = claims.fig7_verdicts_by_phase2_length(curves, lengths, n_seeds=3)
+    assert list(table.columns) == ["env_steps", "claim_id", "groups", "holds", "fails", "inconclusive"]
+    assert set(table["groups"]) == {20}
+    for length in lengths:
+        cut = curves[(curves["phase"] == 1) | (curves["env_steps"] - 40_000 <= length)]
+        expected = {}
+        for group in itertools.combinations(range(6), 3):
+            ledger = claims.claims_fig7({"curves": cut[cut["seed"].isin(group)]}, profile="test")
+            for claim_id, verdict in zip(ledger["claim_id"], ledger["verdict"]):
+                expected.setdefault(claim_id, {"holds": 0, "fails": 0, "inconclusive": 0})[verdict] += 1
+        got = table[table["env_steps"] == length].set_index("claim_id")[["holds", "fails", "inconclusive"]]
+        assert got.to_dict("index") == expected, length
+    # before the drop nothing decays; long after it, every group sees it
+    none = table[table["claim_id"] == "fig7_none_helping_decays"].set_index("env_steps")
+    assert none.loc[5_000, "holds"] == 0 and none.loc[30_000, "holds"] == 20
+
+
+def test_the_shortest_phase2_that_decides_both_claims_needs_every_group_at_every_longer_length():
+    from valint import claims
+    from valint.stats import shortest_reliable_length
+
+    table = claims.fig7_verdicts_by_phase2_length(_fig7_curves(phase2_drop_after=60),
+                                                  [2_000, 10_000, 20_000, 30_000], n_seeds=4)
+    summary = claims.fig7_phase2_summary(table)
+    assert list(summary.columns) == ["env_steps", "groups", "decided"]
+    decided = table.assign(d=table["holds"] + table["fails"]).groupby("env_steps")["d"].min()
+    assert list(summary["decided"]) == list(decided)
+    reliable = shortest_reliable_length(summary, passed="decided", of="groups")
+    assert reliable is not None
+    assert (summary.loc[summary["env_steps"] >= reliable, "decided"] == 15).all()
+    assert summary.loc[summary["env_steps"] < reliable, "decided"].lt(15).iloc[-1]
+
+
+@pytest.mark.parametrize("n_seeds", [1, 7, 2.0, True])
+def test_fig7_verdicts_by_phase2_length_name_a_bad_group_size(n_seeds):
+    from valint import claims
+
+    with pytest.raises(ValueError, match="n_seeds must be an integer from 2 to 6"):
+        claims.fig7_verdicts_by_phase2_length(_fig7_curves(100), [10_000], n_seeds=n_seeds)
+    with pytest.raises(ValueError, match="lengths"):
+        claims.fig7_verdicts_by_phase2_length(_fig7_curves(100), [0], n_seeds=3)
+
+
+def test_on_the_record_all_ten_seeds_at_full_length_get_the_record_verdicts():
+    from valint import claims, config, records
+
+    record = records.load_record("fig7")
+    if record.empty:
+        pytest.skip("no paper-scale record of Figure 7")
+    full = config.PAPER.prosocial_phase2_rollouts * config.PAPER.prosocial_ppo.n_steps
+    table = claims.fig7_verdicts_by_phase2_length(record.tables["curves"], [full], n_seeds=10)
+    ledger = record.claims().set_index("claim_id")["verdict"]
+    for row in table.itertuples():
+        assert row.groups == 1
+        assert getattr(row, ledger[row.claim_id]) == 1, row.claim_id

@@ -200,6 +200,23 @@ def test_paired_t_test_one_pair_gives_no_test():
     assert math.isnan(result["p_value"]) and math.isnan(result["ci_low"])
 
 
+def test_paired_t_tests_by_group_equal_one_paired_t_test_per_group():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"seed": np.repeat(range(6), 2), "level": ["a", "b"] * 6,
+                          "y": rng.normal(size=12)})
+    groups = [[0, 1, 2], [1, 3, 5], [4, 5], [0, 1, 2, 3, 4, 5]]
+    together = stats.paired_t_tests_by_group(frame, groups, value="y", by="level", a="a", b="b")
+    assert list(together["group"]) == [0, 1, 2, 3]
+    for group, row in zip(groups, together.itertuples()):
+        alone = stats.paired_t_test(frame[frame["seed"].isin(group)], value="y", by="level",
+                                    a="a", b="b").iloc[0]
+        for column in ("estimate", "ci_low", "ci_high", "statistic", "df", "p_value", "mean_a",
+                       "mean_b", "n_seeds"):
+            assert getattr(row, column) == pytest.approx(alone[column], rel=1e-12), column
+    with pytest.raises(ValueError, match=r"seeds \[7\] lack"):
+        stats.paired_t_tests_by_group(frame, [[0, 7]], value="y", by="level", a="a", b="b")
+
+
 def test_ood_t_tests_exact_by_hand_and_case_insensitive():
     frame = pd.DataFrame(
         {

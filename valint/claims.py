@@ -34,8 +34,9 @@ Verdict rules (every verdict function below restates its own; alpha = 0.05):
 """
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -397,6 +398,20 @@ def _window_measured(row: pd.Series, value: str) -> str:
     )
 
 
+def _unlearning_verdict(row: pd.Series, rules: ClaimRules) -> Verdict:
+    """The verdict of an "unlearning" claim on its phase-window test row."""
+    return verdict_unlearning(row, alpha=rules.alpha, min_relative_drop=rules.min_relative_drop)
+
+
+def _no_loss_tests(rows: pd.DataFrame, rules: ClaimRules) -> pd.DataFrame:
+    """The non-inferiority tests of a "no measurable loss" claim on phase-window test rows: no
+    loss beyond ``rules.no_loss_margin`` of each row's phase-1 level (none where it is not
+    positive)."""
+    level = rows["mean_b"].astype(float).where(rows["mean_b"].astype(float) > 0)
+    return stats.equivalence_test(rows, margin=rules.no_loss_margin * level, side="lower",
+                                  alpha=rules.alpha)
+
+
 def _unlearning_row(claim_id: str, curves: pd.DataFrame, condition: str, value: str,
                     profile: str, rules: ClaimRules) -> dict[str, object]:
     row = stats.phase_window_test(curves, value=value, conditions=[condition],
@@ -404,8 +419,7 @@ def _unlearning_row(claim_id: str, curves: pd.DataFrame, condition: str, value: 
     return _row(
         claim_id,
         measured=_window_measured(row, value),
-        verdict=verdict_unlearning(row, alpha=rules.alpha,
-                                   min_relative_drop=rules.min_relative_drop),
+        verdict=_unlearning_verdict(row, rules),
         method=f"{row['method']}; holds if p < {rules.alpha} with a drop of at least "
         f"{rules.min_relative_drop:.0%} of the phase-1 level, fails if the 95% CI rules out "
         "such a drop",
@@ -418,9 +432,7 @@ def _no_loss_row(claim_id: str, curves: pd.DataFrame, condition: str, value: str
                  profile: str, rules: ClaimRules) -> dict[str, object]:
     row = stats.phase_window_test(curves, value=value, conditions=[condition],
                                   window_fraction=rules.window_fraction).iloc[0]
-    level = row["mean_b"] if row["mean_b"] > 0 else math.nan
-    eq = stats.equivalence_test(row.to_frame().T, margin=rules.no_loss_margin * level,
-                                side="lower", alpha=rules.alpha).iloc[0]
+    eq = _no_loss_tests(row.to_frame().T, rules).iloc[0]
     return _row(
         claim_id,
         measured=f"{_window_measured(row, value)}; {_equivalence_text(eq)}",
@@ -779,6 +791,11 @@ def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
     )
 
 
+def _learned(row: pd.Series, rules: ClaimRules) -> bool:
+    """Phase 1 taught the behaviour: its last window lies significantly above its first."""
+    return bool(_significant(row, rules.alpha) and row["estimate"] > 0)
+
+
 def phase1_learning(curves: pd.DataFrame, value: str, rules: ClaimRules = ClaimRules()
                     ) -> tuple[bool, str]:
     """Did phase 1 teach the behaviour? A precondition of the Fig. 7 claims.
@@ -795,11 +812,21 @@ def phase1_learning(curves: pd.DataFrame, value: str, rules: ClaimRules = ClaimR
     phase1 = curves[(curves["phase"] == 1) & (curves["condition"] == "oracle")]
     row = stats.first_last_window_test(phase1, value=value,
                                        window_fraction=rules.window_fraction).iloc[0]
-    learned = bool(_significant(row, rules.alpha) and row["estimate"] > 0)
+    learned = _learned(row, rules)
     text = (f"phase 1 {'taught' if learned else 'did not teach'} it: {value} "
             f"{row['mean_b']:.3g} in the first {row['window_episodes']} phase-1 episodes, "
             f"{row['mean_a']:.3g} in the last, {_format_statistic(row)}")
     return learned, text
+
+
+FIG7_VALUE = "partner_goals_per_episode"
+"""What the Fig. 7 claims are about: partner goals reached per episode."""
+
+FIG7_CLAIMS: tuple[tuple[str, str], ...] = (
+    ("fig7_isr_helping_continues", "isr"),
+    ("fig7_none_helping_decays", "none"),
+)
+"""The Fig. 7 claims and the phase-2 condition each one is about."""
 
 
 def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
@@ -820,7 +847,7 @@ def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
         The ledger rows (:data:`LEDGER_COLUMNS`).
     """
     curves = _table(tables, "curves", "fig7")
-    value = "partner_goals_per_episode"
+    value = FIG7_VALUE
     learned, learning = phase1_learning(curves, value, rules)
     rows = [
         _no_loss_row("fig7_isr_helping_continues", curves, "isr", value, profile, rules),
@@ -832,3 +859,87 @@ def claims_fig7(tables: Mapping[str, pd.DataFrame], *, profile: str,
         if not learned:
             row["verdict"] = "inconclusive"
     return _ledger(rows)
+
+
+def _fig7_verdicts(claim_id: str, rows: pd.DataFrame, rules: ClaimRules) -> list[Verdict]:
+    """The verdicts :func:`claims_fig7` gives ``claim_id`` on each of its phase-window test rows."""
+    if claim_id == "fig7_isr_helping_continues":
+        return [verdict_equivalence(eq, side="lower") for _, eq in _no_loss_tests(rows, rules).iterrows()]
+    return [_unlearning_verdict(row, rules) for _, row in rows.iterrows()]
+
+
+def fig7_verdicts_by_phase2_length(
+    curves: pd.DataFrame, lengths: Sequence[int], *, n_seeds: int,
+    rules: ClaimRules = ClaimRules(),
+) -> pd.DataFrame:
+    """How long must phase 2 of Fig. 7 be for ``n_seeds`` seeds to decide its claims?
+
+    Read from the paper-scale record, as :func:`valint.stats.phase1_learning_by_length` reads
+    phase 1 (PAPER.md §7): every recorded run's phase 2 is cut after ``length`` steps, as if it
+    had ended there (a run's first steps do not depend on how long it will go on: the PPO has
+    no schedule over its length), and both claims are judged by the rules of
+    :func:`claims_fig7`, phase-1 precondition included, for every group of ``n_seeds`` of the
+    record's seeds (the 252 groups of five out of ten). The share of groups given a verdict
+    (holds or fails, not inconclusive) is how likely a run of ``n_seeds`` seeds with that
+    phase 2 is to decide a claim, if its phase 1 taught helping as well as the record's did.
+
+    Args:
+        curves: the ``curves`` table of a Fig. 7 record (docs/CONTRACTS.md), with
+            ``env_steps``; every run of one phase has the same number of episodes (the
+            two-agent world's episodes have a fixed length), so a group's windows are the
+            record's.
+        lengths: phase-2 lengths to test, in environment steps.
+        n_seeds: seeds per group, at least 2 and at most the record's.
+        rules: Verdict thresholds.
+
+    Returns:
+        One row per length and claim: ``env_steps`` (of phase 2), ``claim_id``, ``groups``,
+        ``holds``, ``fails``, ``inconclusive``.
+    """
+    value = FIG7_VALUE
+    needed = curves[["seed", "condition", "phase", "episode", "env_steps", value]]
+    phase1 = needed[(needed["phase"] == 1) & (needed["condition"] == "oracle")]
+    phase2 = needed[needed["phase"] == 2]
+    seeds = sorted(int(seed) for seed in phase1["seed"].unique())
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or not 2 <= n_seeds <= len(seeds):
+        raise ValueError(f"n_seeds must be an integer from 2 to {len(seeds)} (the record's seeds), "
+                         f"got {n_seeds!r}")
+    phase2_steps = phase2["env_steps"] - phase2["seed"].map(phase1.groupby("seed")["env_steps"].max())
+    groups = [list(group) for group in itertools.combinations(seeds, n_seeds)]
+    learning = stats.paired_t_tests_by_group(
+        stats.first_last_window_means(phase1, value=value, window_fraction=rules.window_fraction),
+        groups, value="window_mean", by="window", a="last", b="first")
+    learned = [_learned(row, rules) for _, row in learning.iterrows()]
+    rows = []
+    for length in lengths:
+        if length <= 0:
+            raise ValueError(f"lengths must be positive numbers of steps, got {length}")
+        cut = phase2[phase2_steps <= length]
+        if cut.groupby(["condition", "seed"]).size().nunique() != 1:
+            raise ValueError("the runs of the record differ in their number of phase-2 episodes")
+        means = stats.phase_window_means(pd.concat([phase1, cut]), value=value,
+                                         conditions=[condition for _, condition in FIG7_CLAIMS],
+                                         window_fraction=rules.window_fraction)
+        tests = stats.phase_window_tests_by_group(means, groups)
+        for claim_id, condition in FIG7_CLAIMS:
+            ordered = tests[tests["condition"] == condition].sort_values("group")
+            count = dict.fromkeys(("holds", "fails", "inconclusive"), 0)
+            for verdict, group_learned in zip(_fig7_verdicts(claim_id, ordered, rules), learned):
+                count[verdict if group_learned else "inconclusive"] += 1
+            rows.append({"env_steps": int(length), "claim_id": claim_id, "groups": len(groups),
+                         **count})
+    return pd.DataFrame(rows, columns=["env_steps", "claim_id", "groups", "holds", "fails",
+                                       "inconclusive"])
+
+
+def fig7_phase2_summary(by_length: pd.DataFrame) -> pd.DataFrame:
+    """One row per phase-2 length: ``env_steps``, ``groups`` and ``decided``, the groups that
+    got a verdict on every claim at the least (the fewest over the claims), for
+    :func:`valint.stats.shortest_reliable_length` (``passed="decided", of="groups"``).
+
+    Args:
+        by_length: from :func:`fig7_verdicts_by_phase2_length`.
+    """
+    decided = by_length.assign(decided=by_length["holds"] + by_length["fails"])
+    return (decided.groupby("env_steps", as_index=False)
+            .agg(groups=("groups", "first"), decided=("decided", "min")))

@@ -199,7 +199,9 @@ QUICK = Profile(
         "by the science code before 328d3679 gave 44 rollouts). The shortest length at which "
         "all of one trial's seeds passed, 26 rollouts, sat on the edge: with another stacking "
         "of the seeds one of five failed. Phase 2 of 13 rollouts = 26,624 "
-        "steps instead of 241,664; the ISR trains 2 epochs instead of 10.",
+        "steps instead of 241,664, which keeps the chapter short but is too short for five seeds "
+        "to decide the ISR claim reliably (the chapter prices it from the record: "
+        "valint.claims.fig7_verdicts_by_phase2_length); the ISR trains 2 epochs instead of 10.",
         "Fig. 7's robustness section: 2 seeds and 12 rollouts of phase 1 per variant instead "
         "of the paper profile's 3 seeds and 30 rollouts (that section is this project's own).",
         "Fig. 3b: the ISR sees the first 1.5k, 3k, 6k, 10k and 15k phase-1 transitions instead "

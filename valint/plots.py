@@ -439,6 +439,40 @@ def plot_phase1_length(by_length: pd.DataFrame, *, chosen: int | None = None,
     return fig
 
 
+def plot_phase2_length(by_length: pd.DataFrame, *, chosen: int | None = None,
+                       ax: Axes | None = None) -> Figure:
+    """How often would a few seeds decide the Fig. 7 claims, had phase 2 ended earlier?
+
+    Args:
+        by_length: from ``valint.claims.fig7_verdicts_by_phase2_length``.
+        chosen: a phase-2 length to mark (this page's profile's), in environment steps.
+        ax: Axis to draw on; a new figure when ``None``.
+
+    Returns:
+        The figure: per claim, the share of groups of seeds given a verdict (holds or fails)
+        against the length of phase 2, in the colour of the claim's condition.
+    """
+    _require_columns(by_length, ["env_steps", "claim_id", "groups", "holds", "fails"], "by_length")
+    fig, ax = _new_axes(ax, (6.0, 3.0))
+    for claim_id, rows in by_length.groupby("claim_id", sort=False):
+        condition = "isr" if "_isr_" in claim_id else "none"
+        share = 100 * (rows["holds"] + rows["fails"]) / rows["groups"]
+        ax.step(rows["env_steps"], share, where="mid", color=COLOURS[condition], lw=1.4,
+                label=LABELS[condition])
+    ax.axhline(100, color="0.6", ls="--", lw=1)
+    if chosen is not None:
+        ax.axvline(chosen, color="0.15", lw=1.2)
+        ax.annotate("this page", (chosen, 4), xytext=(4, 0), textcoords="offset points",
+                    color="0.15", fontsize=9)
+    ax.set_ylim(0, 105)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_xlabel("length of phase 2 (environment steps)")
+    ax.set_ylabel("groups given a verdict (%)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right", title="claim about", title_fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
 def _seed_offsets(n: int, half_width: float) -> np.ndarray:
     """Deterministic horizontal offsets of ``n`` per-seed points within a bar (a strip plot)."""
     return np.zeros(1) if n == 1 else np.linspace(-half_width, half_width, n)

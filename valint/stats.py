@@ -213,26 +213,84 @@ def paired_t_test(
         pairs = means.iloc[:0]
     else:
         pairs = means[[a, b]].dropna()
-    diff = (pairs[a] - pairs[b]).to_numpy(dtype=float) if len(pairs) else np.array([])
-    n = len(diff)
-    estimate = float(diff.mean()) if n else math.nan
-    se = float(diff.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
-    statistic, p_value, ci_low, ci_high = _t_summary(estimate, se, n - 1.0, confidence)
+    values_a = pairs[a].to_numpy(dtype=float) if len(pairs) else np.array([])
+    values_b = pairs[b].to_numpy(dtype=float) if len(pairs) else np.array([])
+    return _paired_rows(values_a[None, :], values_b[None, :], a=a, b=b, value=value, unit=unit,
+                        confidence=confidence)
+
+
+def _paired_rows(values_a: np.ndarray, values_b: np.ndarray, *, a: str, b: str, value: str,
+                 unit: str, confidence: float) -> pd.DataFrame:
+    """The rows of :func:`paired_t_test`, one per row of the ``(G, n)`` arrays of paired units."""
+    n = values_a.shape[1]
+    diff = values_a - values_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = diff.mean(axis=1) if n else np.full(len(diff), math.nan)
+        se = diff.std(axis=1, ddof=1) / math.sqrt(n) if n >= 2 else np.full(len(diff), math.nan)
+    summaries = [_t_summary(float(e), float(s), n - 1.0, confidence) for e, s in zip(estimate, se)]
+    statistic, p_value, ci_low, ci_high = (np.array(column, dtype=float) for column in zip(*summaries))
     return pd.DataFrame(
         {
-            "contrast": [_contrast(a, b)],
-            "estimate": [estimate],
-            "ci_low": [ci_low],
-            "ci_high": [ci_high],
-            "statistic": [statistic],
-            "df": [float(n - 1) if n >= 2 else math.nan],
-            "p_value": [p_value],
-            "method": [f"paired t-test of {value} ({a} - {b}) across {unit}s, two-sided"],
-            "mean_a": [float(pairs[a].mean()) if n else math.nan],
-            "mean_b": [float(pairs[b].mean()) if n else math.nan],
-            "n_seeds": [n],
-        }
+            "contrast": _contrast(a, b),
+            "estimate": estimate.astype(float),
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "statistic": statistic,
+            "df": float(n - 1) if n >= 2 else math.nan,
+            "p_value": p_value,
+            "method": f"paired t-test of {value} ({a} - {b}) across {unit}s, two-sided",
+            "mean_a": values_a.mean(axis=1) if n else math.nan,
+            "mean_b": values_b.mean(axis=1) if n else math.nan,
+            "n_seeds": n,
+        },
+        index=range(len(diff)),
     )
+
+
+def paired_t_tests_by_group(
+    frame: pd.DataFrame,
+    groups: Sequence[Sequence[int]],
+    *,
+    value: str,
+    by: str,
+    a: str,
+    b: str,
+    unit: str = "seed",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """:func:`paired_t_test` for many groups of units of one frame at once.
+
+    Asking how a test with fewer seeds would have come out means running it on every group of
+    seeds of a record (``valint.claims.fig7_verdicts_by_phase2_length``: 252 groups of five
+    out of ten); this does the arithmetic of all of them in one pass.
+
+    Args:
+        frame: As for :func:`paired_t_test`; every unit of every group needs both levels.
+        groups: Each group's units.
+        value, by, a, b, unit, confidence: As for :func:`paired_t_test`.
+
+    Returns:
+        One row per group, in order: the columns of :func:`paired_t_test` plus ``group`` (its
+        position in ``groups``).
+    """
+    _require_columns(frame, [unit, by, value])
+    means = frame.groupby([unit, by])[value].mean().unstack(by)
+    if a not in means.columns or b not in means.columns:
+        raise ValueError(f"{by!r} needs the levels {a!r} and {b!r}")
+    wanted = sorted({u for group in groups for u in group})
+    missing = [u for u in wanted if u not in means.index or means.loc[u, [a, b]].isna().any()]
+    if missing:
+        raise ValueError(f"the {unit}s {missing} lack {a!r} or {b!r}")
+    values_a, values_b = means[a].to_numpy(dtype=float), means[b].to_numpy(dtype=float)
+    parts = []
+    for size in sorted({len(group) for group in groups}):
+        order = [k for k, group in enumerate(groups) if len(group) == size]
+        index = np.array([[means.index.get_loc(u) for u in groups[k]] for k in order],
+                         dtype=int).reshape(len(order), size)
+        rows = _paired_rows(values_a[index], values_b[index], a=a, b=b, value=value, unit=unit,
+                            confidence=confidence)
+        parts.append(rows.assign(group=order))
+    return pd.concat(parts).sort_values("group").reset_index(drop=True)
 
 
 def holm_correction(
@@ -1208,6 +1266,65 @@ def phase_window_test(
                 "relative_change", "relative_ci_low", "relative_ci_high"]]
 
 
+def phase_window_tests_by_group(means: pd.DataFrame, groups: Sequence[Sequence[int]], *,
+                                confidence: float = 0.95) -> pd.DataFrame:
+    """:func:`phase_window_test` for many groups of seeds, on window means taken once.
+
+    A run's window means do not depend on which other seeds are tested with it, so a caller
+    that asks how every group of seeds of a record would have come out
+    (``valint.claims.fig7_verdicts_by_phase2_length``) takes them once with
+    :func:`phase_window_means` and tests the groups here (:func:`paired_t_tests_by_group`).
+
+    Args:
+        means: Rows of :func:`phase_window_means`.
+        groups: Each group's seeds.
+        confidence: Level of the t confidence intervals.
+
+    Returns:
+        One row per condition and group: the columns of :func:`phase_window_test` but
+        ``method``'s wording, plus ``group``.
+    """
+    parts = []
+    for condition, one in means.groupby("condition", sort=False):
+        result = paired_t_tests_by_group(one, groups, value="window_mean", by="window",
+                                         a="phase2_last", b="phase1_last", confidence=confidence)
+        result.insert(0, "condition", condition)
+        result["window_episodes"] = int(one["window_episodes"].max())
+        parts.append(result)
+    out = pd.concat(parts, ignore_index=True)
+    return _relative(out, out["mean_b"])
+
+
+def first_last_window_means(
+    curves: pd.DataFrame,
+    *,
+    value: str,
+    window: int | None = None,
+    window_fraction: float = DEFAULT_WINDOW_FRACTION,
+) -> pd.DataFrame:
+    """Per seed: mean of ``value`` over the first and the last W episodes of a curve.
+
+    The windows of :func:`first_last_window_test`, W = ``window`` or
+    ceil(``window_fraction`` x episodes) (fewest episodes over seeds).
+
+    Returns:
+        One row per (seed, window): ``seed``, ``window`` ("first", "last"),
+        ``first_episode``, ``last_episode``, ``window_episodes``, ``window_mean``.
+    """
+    _require_columns(curves, ["seed", "episode", value])
+    per_episode = _episode_means(curves, value)
+    if per_episode.empty:
+        raise ValueError("no rows to test")
+    w = _window_size(int(per_episode.groupby("seed").size().min()), window, window_fraction)
+    return pd.concat(
+        [
+            _window_rows(per_episode, value, w, last=False, label="first"),
+            _window_rows(per_episode, value, w, last=True, label="last"),
+        ],
+        ignore_index=True,
+    )
+
+
 def first_last_window_test(
     curves: pd.DataFrame,
     *,
@@ -1236,18 +1353,9 @@ def first_last_window_test(
         ``mean_b`` (first), ``n_seeds``, ``window_episodes``, ``relative_change``,
         ``relative_ci_low``, ``relative_ci_high`` (fractions of the first-window level).
     """
-    _require_columns(curves, ["seed", "episode", value])
-    per_episode = _episode_means(curves, value)
-    if per_episode.empty:
-        raise ValueError("no rows to test")
-    w = _window_size(int(per_episode.groupby("seed").size().min()), window, window_fraction)
-    windows = pd.concat(
-        [
-            _window_rows(per_episode, value, w, last=False, label="first"),
-            _window_rows(per_episode, value, w, last=True, label="last"),
-        ],
-        ignore_index=True,
-    )
+    windows = first_last_window_means(curves, value=value, window=window,
+                                      window_fraction=window_fraction)
+    w = int(windows["window_episodes"].max())
     result = paired_t_test(windows, value="window_mean", by="window", a="last", b="first",
                            confidence=confidence)
     result["method"] = (
@@ -1326,22 +1434,28 @@ def phase1_learning_by_length(
     return pd.DataFrame(rows)
 
 
-def shortest_reliable_length(by_length: pd.DataFrame) -> int | None:
-    """The shortest phase-1 length from which on every seed learned, at every longer length.
+def shortest_reliable_length(by_length: pd.DataFrame, *, passed: str = "seeds_learned",
+                             of: str = "seeds") -> int | None:
+    """The shortest length from which on every case passed, at every longer length.
 
-    A length at which all seeds happen to pass, followed by one at which some seed fails, sits
-    on the edge: a run with other bits (another stacking of seeds, another machine) can fall
-    either side. This rule asks for a margin instead: all seeds pass there and at every longer
-    length in ``by_length``.
+    For phase 1 of Fig. 7 (the default columns), the cases are seeds and passing is learning
+    to help; for its phase 2 (``valint.claims.fig7_phase2_summary``), the cases are groups of
+    seeds and passing is a verdict on both claims. A length at which all cases happen to pass,
+    followed by one at which some case fails, sits on the edge: a run with other bits (another
+    stacking of seeds, another machine) can fall either side. This rule asks for a margin
+    instead: all cases pass there and at every longer length in ``by_length``.
 
     Args:
-        by_length: from :func:`phase1_learning_by_length`.
+        by_length: one row per length: ``env_steps`` and the two count columns (for example
+            from :func:`phase1_learning_by_length`).
+        passed: the column counting the cases that passed.
+        of: the column counting all cases.
 
     Returns:
         That length in environment steps, or None if the longest length tested fails.
     """
     ordered = by_length.sort_values("env_steps")
-    all_learned = (ordered["seeds_learned"] == ordered["seeds"]).to_numpy()
+    all_learned = (ordered[passed] == ordered[of]).to_numpy()
     if not all_learned[-1]:
         return None
     failures = np.flatnonzero(~all_learned)
