@@ -468,7 +468,8 @@ def plot_phase2_length(by_length: pd.DataFrame, *, chosen: int | None = None,
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_xlabel("length of phase 2 (environment steps)")
     ax.set_ylabel("groups given a verdict (%)")
-    ax.legend(frameon=False, fontsize=8, loc="lower right", title="claim about", title_fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              title="claim about", title_fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
