@@ -894,6 +894,21 @@ def test_fig7_verdicts_by_phase2_length_name_a_bad_group_size(n_seeds):
         claims.fig7_verdicts_by_phase2_length(_fig7_curves(100), [0], n_seeds=3)
 
 
+def test_fig7_verdicts_by_phase2_length_need_runs_of_equal_length():
+    """A group's windows are the record's only if every run of a phase has as many episodes."""
+    from valint import claims
+
+    curves = _fig7_curves(100)
+    shorter_phase1 = curves.drop(curves[(curves["seed"] == 2) & (curves["phase"] == 1)
+                                        & (curves["episode"] == 400)].index)
+    with pytest.raises(ValueError, match="phase-1 episodes"):
+        claims.fig7_verdicts_by_phase2_length(shorter_phase1, [10_000], n_seeds=3)
+    shorter_phase2 = curves.drop(curves[(curves["seed"] == 2) & (curves["condition"] == "none")
+                                        & (curves["episode"] == 450)].index)
+    with pytest.raises(ValueError, match="phase-2 episodes"):
+        claims.fig7_verdicts_by_phase2_length(shorter_phase2, [10_000], n_seeds=3)
+
+
 def test_on_the_record_all_ten_seeds_at_full_length_get_the_record_verdicts():
     from valint import claims, config, records
 

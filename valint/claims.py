@@ -904,6 +904,8 @@ def fig7_verdicts_by_phase2_length(
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or not 2 <= n_seeds <= len(seeds):
         raise ValueError(f"n_seeds must be an integer from 2 to {len(seeds)} (the record's seeds), "
                          f"got {n_seeds!r}")
+    if phase1.groupby("seed").size().nunique() != 1:
+        raise ValueError("the runs of the record differ in their number of phase-1 episodes")
     phase2_steps = phase2["env_steps"] - phase2["seed"].map(phase1.groupby("seed")["env_steps"].max())
     groups = [list(group) for group in itertools.combinations(seeds, n_seeds)]
     learning = stats.paired_t_tests_by_group(
