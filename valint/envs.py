@@ -12,6 +12,8 @@ identical observations, effort costs, goal events and truncations in both.
 
 The environment pays only the effort cost R_e. Reaching the goal is reported as
 ``goal_reached``; the caregiver's social reward R_s is computed from it in ``valint.social``.
+The grid's cell index, the egocentric view and the batch's auto-reset are those of
+``valint.gridworld``, shared with the two-agent world of Fig. 7.
 """
 from __future__ import annotations
 
@@ -24,26 +26,30 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 from minigrid.core.actions import Actions
-from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, OBJECT_TO_IDX
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from minigrid.core.grid import Grid
 from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Goal, Wall
 from minigrid.minigrid_env import MiniGridEnv
+
+from valint.gridworld import (
+    CENTRE,
+    DIR_STEP,
+    GRID_SIZE,
+    N_CELLS,
+    OBS_SHAPE,
+    cell_index,
+    cell_xy,
+    egocentric_view,
+    end_episodes,
+    window_cells,
+)
 
 EFFORT_COST = -0.045
 """R_e of one forward move, also into a wall (= -0.9 / 20); 0 onto the goal (PAPER.md §3)."""
 
 EPISODE_STEPS = 20
 """Steps per episode; episodes are truncated, never terminated (PAPER.md §3)."""
-
-GRID_SIZE = 7
-"""Width and height of the grid, border walls included (PAPER.md §3)."""
-
-VIEW_SIZE = 9
-"""Width and height of the egocentric observation window (PAPER.md §3)."""
-
-OBS_SHAPE = (VIEW_SIZE, VIEW_SIZE, 4)
-"""Observation shape [row, column, channel]: object, colour, state, goal flag (PAPER.md §3)."""
 
 N_ACTIONS = 3
 """Actions: 0 turn left, 1 turn right, 2 forward (PAPER.md §3)."""
@@ -459,23 +465,13 @@ class SocialGridEnv(MiniGridEnv):
         x, y = int(self.agent_pos[0]), int(self.agent_pos[1])
         encoded = self.grid.encode()
         encoded[x, y] = (_AGENT_OBJECT, _AGENT_COLOUR, self.agent_dir)
-        half = VIEW_SIZE // 2
-        pad = half + 1
-        padded = np.zeros((GRID_SIZE + 2 * pad, GRID_SIZE + 2 * pad, 3), dtype=np.uint8)
-        padded[pad:-pad, pad:-pad] = encoded
-        window = padded[x + pad - half : x + pad + half + 1, y + pad - half : y + pad + half + 1]
-        # [x, y] -> [row = y, column = x] is the view of an agent facing up (-y); each further
-        # quarter turn of the agent clockwise is one counter-clockwise turn of the picture.
-        view = np.rot90(window.transpose(1, 0, 2), k=(self.agent_dir + 1) % 4)
-        goal_flag = (view[..., :1] == _GOAL_OBJECT).astype(np.uint8)
-        return np.ascontiguousarray(np.concatenate([view, goal_flag], axis=-1))
+        goal_flag = (encoded[..., :1] == _GOAL_OBJECT).astype(np.uint8)
+        return egocentric_view(np.concatenate([encoded, goal_flag], axis=-1), (x, y), self.agent_dir)
 
 
-# Batched twin. The padded world of one copy is a flat array of cell codes indexed by
-# (x + _PAD) * _PADDED + (y + _PAD), as MiniGrid's encoding is indexed [x, y].
-_PAD = VIEW_SIZE // 2 + 1
-_PADDED = GRID_SIZE + 2 * _PAD
-_CELLS = _PADDED * _PADDED
+# Batched twin. The world of one copy is a flat array of 50 cell codes: the grid's 49 cells by
+# their `valint.gridworld` index y * 7 + x, then the one cell that stands for "outside".
+_WORLD_CELLS = N_CELLS + 1
 _UNSEEN, _EMPTY, _WALL, _GOAL, _AGENT = 0, 1, 2, 3, 4
 _CODE_TO_OBS = np.array(
     [
@@ -490,46 +486,17 @@ _CODE_TO_OBS = np.array(
 """Observation of each cell code; code ``_AGENT + d`` is the agent facing ``d``."""
 _CODE_TO_OBS_WORD = _CODE_TO_OBS.view(np.uint32).ravel()
 """The same table with each 4-byte observation as one word, for a fast gather."""
-_FORWARD_STEP = np.array([int(dx) * _PADDED + int(dy) for dx, dy in DIR_TO_VEC], dtype=np.int64)
 _TURN = np.array([(d + turn) % 4 for turn in (-1, 1, 0) for d in range(4)], dtype=np.int64)
 """New direction, indexed [4 * action + direction] (actions 0 left, 1 right, 2 forward)."""
 _FORWARD = int(Actions.forward)
-_CENTRE = (VIEW_SIZE // 2) * VIEW_SIZE + VIEW_SIZE // 2
-
-
-def _flat(x: int, y: int) -> int:
-    return (x + _PAD) * _PADDED + (y + _PAD)
-
-
-_FLAT = {(x, y): _flat(x, y) for x in range(GRID_SIZE) for y in range(GRID_SIZE)}
-"""Padded flat index of each grid cell (x, y)."""
-
-
-def _view_index() -> np.ndarray:
-    """Padded flat cell seen at each view cell, indexed [4 * agent cell + direction, view cell].
-
-    View cell [row, column] lies ``4 - row`` cells ahead of the agent and ``column - 4`` cells
-    to its right (PAPER.md §3).
-    """
-    index = np.zeros((_CELLS, 4, VIEW_SIZE * VIEW_SIZE), dtype=np.intp)
-    half = VIEW_SIZE // 2
-    ahead = half - np.arange(VIEW_SIZE)[:, None]
-    right = np.arange(VIEW_SIZE)[None, :] - half
-    for x in range(GRID_SIZE):
-        for y in range(GRID_SIZE):
-            for d, (dx, dy) in enumerate(DIR_TO_VEC):
-                rx, ry = -dy, dx
-                cx = x + _PAD + ahead * dx + right * rx
-                cy = y + _PAD + ahead * dy + right * ry
-                index[_flat(x, y), d] = (cx * _PADDED + cy).ravel()
-    return index.reshape(_CELLS * 4, VIEW_SIZE * VIEW_SIZE)
-
-
-_VIEW_INDEX = _view_index()
-_EMPTY_WORLD = np.full((_PADDED, _PADDED), _UNSEEN, dtype=np.uint8)
-_EMPTY_WORLD[_PAD : _PAD + GRID_SIZE, _PAD : _PAD + GRID_SIZE] = _WALL
-_EMPTY_WORLD[_PAD + 1 : _PAD + GRID_SIZE - 1, _PAD + 1 : _PAD + GRID_SIZE - 1] = _EMPTY
-_EMPTY_WORLD = _EMPTY_WORLD.ravel()
+_FLAT = {(x, y): cell_index(x, y) for x in range(GRID_SIZE) for y in range(GRID_SIZE)}
+"""Flat index of each grid cell (x, y)."""
+_EMPTY_WORLD = np.full(_WORLD_CELLS, _UNSEEN, dtype=np.uint8)
+_EMPTY_WORLD[:N_CELLS] = [
+    _EMPTY if 0 < x < GRID_SIZE - 1 and 0 < y < GRID_SIZE - 1 else _WALL
+    for y in range(GRID_SIZE)
+    for x in range(GRID_SIZE)
+]
 _EFFORT = np.float32(EFFORT_COST)
 _NO_EFFORT = np.float32(0.0)
 
@@ -546,7 +513,8 @@ class BatchStep(NamedTuple):
     truncated: np.ndarray
     """(n,) bool: the step was the 20th of its episode."""
     final_obs: np.ndarray
-    """(n, 9, 9, 4) uint8: last observation of the finished episode where truncated, else obs."""
+    """(n, 9, 9, 4) uint8: last observation of the finished episode where truncated, else a
+    copy of obs."""
 
 
 class SocialGridBatch:
@@ -583,9 +551,9 @@ class SocialGridBatch:
         self._rngs = [seeding.np_random(seed)[0] for seed in self.seeds]
         self.n = len(self.seeds)
         self._rows = np.arange(self.n)
-        self._offset = self._rows * _CELLS
+        self._offset = self._rows * _WORLD_CELLS
         self._world = np.tile(_EMPTY_WORLD, (self.n, 1))
-        self._pos = np.full(self.n, _flat(1, 1), dtype=np.int64)
+        self._pos = np.full(self.n, cell_index(1, 1), dtype=np.int64)
         self._dir = np.zeros(self.n, dtype=np.int64)
         self._step_count = np.zeros(self.n, dtype=np.int64)
         self._started = False
@@ -631,24 +599,17 @@ class SocialGridBatch:
                 f"{np.unique(actions).tolist()}"
             )
         forward = actions == _FORWARD
-        front = self._pos + _FORWARD_STEP.take(self._dir)
+        # The agent never leaves the interior, so the cell in front of it is on the grid.
+        front = self._pos + DIR_STEP.take(self._dir)
         front_code = self._world.ravel().take(self._offset + front)
         goal_reached = forward & (front_code == _GOAL)
         self._pos = np.where(forward & (front_code != _WALL), front, self._pos)
         self._dir = _TURN.take(4 * actions + self._dir)
         effort_cost = np.where(forward & ~goal_reached, _EFFORT, _NO_EFFORT)
-        self._step_count += 1
         if goal_reached.any():
             self._redraw(np.flatnonzero(goal_reached))
-        truncated = self._step_count >= EPISODE_STEPS
-        obs = self._observe(self._rows)
-        final_obs = obs.copy()
-        if truncated.any():
-            done = np.flatnonzero(truncated)
-            self._redraw(done)
-            self._step_count[done] = 0
-            obs[done] = self._observe(done)
-        return BatchStep(obs, effort_cost, goal_reached, truncated, final_obs)
+        end = end_episodes(self._step_count, EPISODE_STEPS, self._observe, self._redraw)
+        return BatchStep(end.obs, effort_cost, goal_reached, end.truncated, end.final_obs)
 
     def _redraw(self, rows: np.ndarray) -> None:
         """Draw new layouts for ``rows`` via :func:`sample_layout`, one generator each."""
@@ -665,16 +626,15 @@ class SocialGridBatch:
     def _observe(self, rows: np.ndarray) -> np.ndarray:
         """Observations of ``rows`` by gathering from the padded worlds (PAPER.md §3)."""
         pos, direction = self._pos[rows], self._dir[rows]
-        cells = self._offset.take(rows)[:, None] + _VIEW_INDEX.take(4 * pos + direction, axis=0)
+        cells = window_cells(pos, direction, self._offset.take(rows))
         codes = self._world.ravel().take(cells)
-        codes[:, _CENTRE] = _AGENT + direction
+        codes[:, CENTRE] = _AGENT + direction
         return _CODE_TO_OBS_WORD.take(codes).view(np.uint8).reshape(len(rows), *OBS_SHAPE)
 
     @property
     def agent_pos(self) -> np.ndarray:
         """(n, 2) int: agent cell (x, y) of every copy."""
-        cell = self._pos - _PAD * (_PADDED + 1)
-        return np.stack([cell // _PADDED, cell % _PADDED], axis=1)
+        return cell_xy(self._pos)
 
     @property
     def agent_dir(self) -> np.ndarray:
@@ -689,14 +649,13 @@ class SocialGridBatch:
     @property
     def goal(self) -> np.ndarray:
         """(n, 2) int: goal cell (x, y) of every copy."""
-        cell = np.argmax(self._world == _GOAL, axis=1) - _PAD * (_PADDED + 1)
-        return np.stack([cell // _PADDED, cell % _PADDED], axis=1)
+        return cell_xy(np.argmax(self._world == _GOAL, axis=1))
 
     @property
     def walls(self) -> np.ndarray:
         """(n, 7, 7) bool, indexed [copy, x, y]: wall cells of every copy, border included."""
-        world = self._world.reshape(self.n, _PADDED, _PADDED)
-        return world[:, _PAD : _PAD + GRID_SIZE, _PAD : _PAD + GRID_SIZE] == _WALL
+        grid = self._world[:, :N_CELLS].reshape(self.n, GRID_SIZE, GRID_SIZE)
+        return grid.transpose(0, 2, 1) == _WALL
 
     def get_state(self, i: int) -> LayoutDraw:
         """State of copy ``i`` as a :class:`LayoutDraw` (walls sorted by (x, y)), e.g. for
@@ -725,9 +684,9 @@ class SocialGridBatch:
             raise ValueError(f"i must be a copy index in 0..{self.n - 1}, got {i!r}")
         draw = _check_state(walls, goal, agent_pos, agent_dir)
         self._world[i] = _EMPTY_WORLD
-        self._world[i, [_flat(x, y) for x, y in draw.walls]] = _WALL
-        self._world[i, _flat(*draw.goal)] = _GOAL
-        self._pos[i] = _flat(*draw.agent_pos)
+        self._world[i, [cell_index(x, y) for x, y in draw.walls]] = _WALL
+        self._world[i, cell_index(*draw.goal)] = _GOAL
+        self._pos[i] = cell_index(*draw.agent_pos)
         self._dir[i] = draw.agent_dir
         self._started = True
 

@@ -300,6 +300,16 @@ def record_note(record):
     boxes = [_admonition("note", "Paper-scale record",
                          f"{len(parts)} part(s), {hours:.2f} h of wall time: {lines}."
                          f"{trained}{missing}")]
+    carried = record.carried_codes
+    if carried:
+        boxes.append(_admonition(
+            "note", "Made by earlier code that computes the same numbers",
+            f"Parts of this record were made by science code {', '.join(carried)}; this "
+            f"build's code is {science_code_hash()}. The change between them was a refactoring "
+            "declared bit for bit identical in <code>valint.provenance.SAME_SCIENCE</code>, and "
+            "the test suite re-checks that declaration on every build: with the earlier "
+            "science modules swapped in, every figure's smoke tables and long traces of both "
+            "worlds come out the same to the bit, so the record stands for the current code."))
     stale = record.stale_codes
     if stale:
         boxes.append(_admonition(

@@ -17,6 +17,9 @@ computed here: both implementations report the event as `goal_reached` and `soci
 it (STYLE.md §6.7), *adding* it to the effort cost. Only the learner's effort cost R_e is
 returned as the reward.
 
+The grid's cell index, the egocentric view and the batch's auto-reset are those of
+`valint.gridworld`, shared with the single-agent world.
+
 The observation is fed to the networks unnormalised (`OBS_SCALE`, PAPER.md §7), unlike the
 single-agent world's images; the worlds carry their scale as ``obs_scale``.
 """
@@ -40,9 +43,20 @@ from minigrid.minigrid_env import MiniGridEnv
 from minigrid.utils.rendering import fill_coords, point_in_triangle, rotate_fn
 
 from valint.config import LAYOUT_RULES, OBS_SCALES, check_choice
+from valint.gridworld import (
+    DIR_DX,
+    DIR_DY,
+    DIR_STEP,
+    GRID_SIZE,
+    N_CELLS,
+    OBS_SHAPE,
+    cell_index,
+    egocentric_view,
+    end_episodes,
+    view_position,
+    window_cells,
+)
 
-GRID_SIZE = 7
-"""Width and height of the grid in cells, border walls included (PAPER.md §7)."""
 INTERIOR_SIZE = GRID_SIZE - 2
 """Width and height of the interior; interior cells have x, y in 1..5."""
 N_INTERIOR_WALLS = 8
@@ -53,10 +67,6 @@ EFFORT_COST = -0.009
 """R_e of one forward move of the learner, paid also when the move is blocked (PAPER.md §7)."""
 N_ACTIONS = 5
 """Size of the learner's action space (PAPER.md §7)."""
-VIEW_SIZE = 9
-"""Side of the learner's egocentric window (PAPER.md §3)."""
-OBS_SHAPE = (VIEW_SIZE, VIEW_SIZE, 4)
-"""Shape of one observation: MiniGrid encoding (object, colour, state) plus the goal channel."""
 BALL_COLOR = "yellow"
 """Colour of the ball, encoded as (6, 4, 0); yellow keeps it apart from both agents."""
 PARTNER_COLOR = "blue"
@@ -94,15 +104,6 @@ class ProsocialActions(IntEnum):
     forward = 3
     pickup = 4
 
-
-# MiniGrid directions 0 = right (+x), 1 = down (+y), 2 = left (-x), 3 = up (-y).
-_DIR_DX = np.array([1, 0, -1, 0])
-_DIR_DY = np.array([0, 1, 0, -1])
-# Flat cell index y * 7 + x moves by these offsets one step in each direction.
-_DIR_FLAT = _DIR_DX + GRID_SIZE * _DIR_DY
-_N_CELLS = GRID_SIZE * GRID_SIZE
-# PAPER.md §3: the 7x7 encoding is zero-padded to 17x17 before the 9x9 window is cut.
-_PADDED_SIZE = 17
 
 _WALL_CODE = (OBJECT_TO_IDX["wall"], COLOR_TO_IDX["grey"], 0)
 _EMPTY_CODE = (OBJECT_TO_IDX["empty"], 0, 0)
@@ -255,7 +256,7 @@ def _interior_neighbours() -> np.ndarray:
     for b in range(n):
         x, y = _bit_cell(b)
         for d in range(4):
-            nx, ny = x + _DIR_DX[d], y + _DIR_DY[d]
+            nx, ny = x + DIR_DX[d], y + DIR_DY[d]
             if 1 <= nx <= INTERIOR_SIZE and 1 <= ny <= INTERIOR_SIZE:
                 table[b, d] = _bit(nx, ny)
     return table
@@ -532,14 +533,14 @@ def _route_from_mask(wall_mask: int, goal: tuple[int, int]) -> np.ndarray:
     while queue:
         x, y = queue.popleft()
         for d in range(4):
-            cell = (x + int(_DIR_DX[d]), y + int(_DIR_DY[d]))
+            cell = (x + int(DIR_DX[d]), y + int(DIR_DY[d]))
             inside = 1 <= cell[0] <= INTERIOR_SIZE and 1 <= cell[1] <= INTERIOR_SIZE
             if inside and not wall_mask >> _bit(*cell) & 1 and cell not in distance:
                 distance[cell] = distance[(x, y)] + 1
                 queue.append(cell)
     for (x, y), dist in distance.items():
         for d in range(4):
-            if distance.get((x + int(_DIR_DX[d]), y + int(_DIR_DY[d]))) == dist - 1:
+            if distance.get((x + int(DIR_DX[d]), y + int(DIR_DY[d]))) == dist - 1:
                 route[x, y] = d
                 break
     route.setflags(write=False)
@@ -844,7 +845,7 @@ class ProsocialEnv(MiniGridEnv):
         elif act == ProsocialActions.right:
             self.partner.dir = (self.partner.dir + 1) % 4
         else:
-            target = (x + int(_DIR_DX[self.partner.dir]), y + int(_DIR_DY[self.partner.dir]))
+            target = (x + int(DIR_DX[self.partner.dir]), y + int(DIR_DY[self.partner.dir]))
             cell = self.grid.get(*target)
             blocked = (cell is not None and not cell.can_overlap()) or target == tuple(
                 self.agent_pos
@@ -864,15 +865,7 @@ class ProsocialEnv(MiniGridEnv):
         ax, ay = self.agent_pos
         full[ax, ay, :3] = (_AGENT, _LEARNER_COLOR_IDX, self.agent_dir)
         full[self.goal_pos[0], self.goal_pos[1], 3] = 1
-        margin = (_PADDED_SIZE - GRID_SIZE) // 2
-        padded = np.zeros((_PADDED_SIZE, _PADDED_SIZE, 4), dtype=np.uint8)
-        padded[margin : margin + GRID_SIZE, margin : margin + GRID_SIZE] = full
-        low = margin - VIEW_SIZE // 2
-        window = padded[ax + low : ax + low + VIEW_SIZE, ay + low : ay + low + VIEW_SIZE]
-        # window is [x, y]; as an image [row = y, column = x] "up" is -y, i.e. direction 3.
-        # Each quarter turn counter-clockwise brings the next direction (0, 1, 2) to the top.
-        image = window.transpose(1, 0, 2)
-        return np.ascontiguousarray(np.rot90(image, k=(self.agent_dir + 1) % 4))
+        return egocentric_view(full, self.agent_pos, self.agent_dir)
 
     @staticmethod
     def _partner_view_pos(obs: np.ndarray) -> tuple[int, int]:
@@ -907,31 +900,6 @@ class BatchStep(NamedTuple):
     """(n, 2) int64: (row, column) of the partner in `obs` (after any auto-reset)."""
 
 
-def _view_table() -> np.ndarray:
-    """(49 * 4, 81) flat source cell of each window cell per learner cell and direction.
-
-    Entry ``[(y * 7 + x) * 4 + d, r * 9 + c]`` is the flat cell (y * 7 + x) seen at window
-    [r, c] by a learner at (x, y) facing d, or 49 (padding) outside the grid. Window cell
-    [r, c] lies 4 - r cells ahead and c - 4 cells to the right (right of d is d + 1).
-    """
-    half = VIEW_SIZE // 2
-    rows, cols = np.meshgrid(np.arange(VIEW_SIZE), np.arange(VIEW_SIZE), indexing="ij")
-    ahead, right = (half - rows).ravel(), (cols - half).ravel()
-    table = np.empty((_N_CELLS * 4, VIEW_SIZE * VIEW_SIZE), dtype=np.int64)
-    for cell in range(_N_CELLS):
-        y, x = divmod(cell, GRID_SIZE)
-        for d in range(4):
-            r = (d + 1) % 4
-            gx = x + ahead * _DIR_DX[d] + right * _DIR_DX[r]
-            gy = y + ahead * _DIR_DY[d] + right * _DIR_DY[r]
-            inside = (gx >= 0) & (gx < GRID_SIZE) & (gy >= 0) & (gy < GRID_SIZE)
-            table[cell * 4 + d] = np.where(inside, gy * GRID_SIZE + gx, _N_CELLS)
-    return table
-
-
-_VIEW_TABLE = _view_table()
-
-
 @functools.cache
 def _maze_cells(wall_mask: int) -> tuple[np.ndarray, np.ndarray]:
     """Static encoding (50, 4) and wall flags (49,) of a maze, flat index y * 7 + x."""
@@ -940,8 +908,8 @@ def _maze_cells(wall_mask: int) -> tuple[np.ndarray, np.ndarray]:
     for x, y in _mask_cells(wall_mask):
         walls[y, x] = True
     walls = walls.ravel()
-    encoding = np.zeros((_N_CELLS + 1, 4), dtype=np.uint8)
-    encoding[:_N_CELLS, :3] = np.where(walls[:, None], _WALL_CODE, _EMPTY_CODE)
+    encoding = np.zeros((N_CELLS + 1, 4), dtype=np.uint8)
+    encoding[:N_CELLS, :3] = np.where(walls[:, None], _WALL_CODE, _EMPTY_CODE)
     walls.setflags(write=False)
     encoding.setflags(write=False)
     return encoding, walls
@@ -991,11 +959,11 @@ class ProsocialBatch:
         n = self.n
         self._copy = np.arange(n)
         self._rngs: list[np.random.Generator] = []
-        self._static = np.zeros((n, _N_CELLS + 1, 4), dtype=np.uint8)
+        self._static = np.zeros((n, N_CELLS + 1, 4), dtype=np.uint8)
         # Per-copy maze cells, flattened over copies: copy i, cell c is entry i * 49 + c.
-        self._cell_offset = self._copy * _N_CELLS
-        self._walls_flat = np.zeros(n * _N_CELLS, dtype=bool)
-        self._route_flat = np.zeros(n * _N_CELLS, dtype=np.int64)
+        self._cell_offset = self._copy * N_CELLS
+        self._walls_flat = np.zeros(n * N_CELLS, dtype=bool)
+        self._route_flat = np.zeros(n * N_CELLS, dtype=np.int64)
         self._ball = np.zeros(n, dtype=np.int64)
         self._ball_present = np.zeros(n, dtype=bool)
         self._goal = np.zeros(n, dtype=np.int64)
@@ -1018,8 +986,7 @@ class ProsocialBatch:
             (n, 9, 9, 4) uint8 observations; `partner_view_pos` locates the partner in them.
         """
         self._rngs = [seeding.np_random(s)[0] for s in self.seeds]
-        for i in range(self.n):
-            self._redraw(i)
+        self._redraw(self._copy)
         self._step_count[:] = 0
         obs = self._observe(self._copy)
         self.partner_view_pos = self._partner_view(self._copy)
@@ -1050,28 +1017,16 @@ class ProsocialBatch:
         partner_act, goal_reached = self._partner_step()
         self._learner_step(actions, ~learner_first)
         effort_cost = np.where(actions == _FORWARD, np.float32(EFFORT_COST), np.float32(0.0))
-        for i in np.flatnonzero(goal_reached):
-            self._redraw(i)
-
-        self._step_count += 1
-        truncated = self._step_count >= MAX_STEPS
-        obs = self._observe(self._copy)
-        final_obs = obs
-        if truncated.any():
-            final_obs = obs.copy()
-            done = np.flatnonzero(truncated)
-            for i in done:
-                self._redraw(i)
-            self._step_count[done] = 0
-            obs[done] = self._observe(done)
+        self._redraw(np.flatnonzero(goal_reached))
+        end = end_episodes(self._step_count, MAX_STEPS, self._observe, self._redraw)
         self.partner_view_pos = self._partner_view(self._copy)
         return BatchStep(
-            obs=obs,
+            obs=end.obs,
             effort_cost=effort_cost,
             goal_reached=goal_reached,
             learner_first=learner_first,
-            truncated=truncated,
-            final_obs=final_obs,
+            truncated=end.truncated,
+            final_obs=end.final_obs,
             partner_action=partner_act,
             partner_view_pos=self.partner_view_pos,
         )
@@ -1081,7 +1036,7 @@ class ProsocialBatch:
         and the goal block a forward move, and pickup takes the ball it faces."""
         turn = np.where(acting, _TURN_BY_ACTION[actions], 0)
         self._learner_dir = (self._learner_dir + turn) % 4
-        front = self._learner_pos + _DIR_FLAT[self._learner_dir]
+        front = self._learner_pos + DIR_STEP[self._learner_dir]
         ball_in_front = self._ball_present & (self._ball == front)
         blocked = self._walls_flat[self._cell_offset + front] | ball_in_front
         blocked |= (self._partner_pos == front) | (self._goal == front)
@@ -1094,7 +1049,7 @@ class ProsocialBatch:
         turn = (self._route_flat[self._cell_offset + self._partner_pos] - self._partner_dir) % 4
         partner_act = _PARTNER_ACTION_BY_TURN[turn]
         self._partner_dir = (self._partner_dir + _PARTNER_TURN_BY_TURN[turn]) % 4
-        target = self._partner_pos + _DIR_FLAT[self._partner_dir]
+        target = self._partner_pos + DIR_STEP[self._partner_dir]
         partner_blocked = self._walls_flat[self._cell_offset + target]
         partner_blocked |= self._ball_present & (self._ball == target)
         partner_blocked |= self._learner_pos == target
@@ -1103,22 +1058,27 @@ class ProsocialBatch:
         self._partner_pos = np.where(forward & ~goal_reached, target, self._partner_pos)
         return partner_act, goal_reached
 
-    def _redraw(self, i: int) -> None:
+    def _redraw(self, copies: np.ndarray) -> None:
+        """Draw new layouts for ``copies``, in order, each from its own generator."""
+        for i in copies.tolist():
+            self._redraw_one(i)
+
+    def _redraw_one(self, i: int) -> None:
         draw = sample_prosocial_layout(self._rngs[i], layout_rule=self.layout_rule)
         wall_mask = _wall_mask(draw.walls)
         encoding, walls = _maze_cells(wall_mask)
-        goal = draw.goal[1] * GRID_SIZE + draw.goal[0]
+        goal = cell_index(*draw.goal)
         self._static[i] = encoding
         self._static[i, goal] = (*_GOAL_CODE, 1)
-        cells = slice(i * _N_CELLS, (i + 1) * _N_CELLS)
+        cells = slice(i * N_CELLS, (i + 1) * N_CELLS)
         self._walls_flat[cells] = walls
         self._route_flat[cells] = _route_from_mask(wall_mask, draw.goal).T.ravel()
         self._goal[i] = goal
-        self._ball[i] = draw.ball[1] * GRID_SIZE + draw.ball[0]
+        self._ball[i] = cell_index(*draw.ball)
         self._ball_present[i] = True
-        self._learner_pos[i] = draw.learner_pos[1] * GRID_SIZE + draw.learner_pos[0]
+        self._learner_pos[i] = cell_index(*draw.learner_pos)
         self._learner_dir[i] = draw.learner_dir
-        self._partner_pos[i] = draw.partner_pos[1] * GRID_SIZE + draw.partner_pos[0]
+        self._partner_pos[i] = cell_index(*draw.partner_pos)
         self._partner_dir[i] = draw.partner_dir
 
     def _observe(self, idx: np.ndarray) -> np.ndarray:
@@ -1134,22 +1094,14 @@ class ProsocialBatch:
         codes[:, 0, 2] = self._partner_dir[idx]
         codes[:, 1, 2] = self._learner_dir[idx]
         cells[k[:, None], agents, :3] = codes
-        window = _VIEW_TABLE[self._learner_pos[idx] * 4 + self._learner_dir[idx]]
-        window += (k * (_N_CELLS + 1))[:, None]
+        window = window_cells(self._learner_pos[idx], self._learner_dir[idx], k * (N_CELLS + 1))
         # np.take on the flattened cells is several times faster than 2-D fancy indexing.
         obs = np.take(cells.reshape(-1, 4), window, axis=0)
         return obs.reshape(len(idx), *OBS_SHAPE)
 
     def _partner_view(self, idx: np.ndarray) -> np.ndarray:
         """(len(idx), 2) (row, column) of the partner in the learner's window."""
-        ly, lx = np.divmod(self._learner_pos[idx], GRID_SIZE)
-        py, px = np.divmod(self._partner_pos[idx], GRID_SIZE)
-        d = self._learner_dir[idx]
-        r = (d + 1) % 4
-        ahead = (px - lx) * _DIR_DX[d] + (py - ly) * _DIR_DY[d]
-        right = (px - lx) * _DIR_DX[r] + (py - ly) * _DIR_DY[r]
-        half = VIEW_SIZE // 2
-        return np.stack([half - ahead, half + right], axis=1)
+        return view_position(self._learner_pos[idx], self._learner_dir[idx], self._partner_pos[idx])
 
 
 def random_learner_partner_goals(

@@ -18,7 +18,7 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -38,6 +38,7 @@ PACKAGES = (
 """Distributions whose versions are recorded, in this order."""
 
 SCIENCE_MODULES = (
+    "gridworld",
     "envs",
     "prosocial",
     "social",
@@ -47,8 +48,8 @@ SCIENCE_MODULES = (
     "ppo",
     "experiments",
 )
-"""Modules of ``valint`` whose change can change a number in a figure's tables: the worlds,
-the caregiver, the networks, the ISR, the learner and the protocol of a run. The plans and executors
+"""Modules of ``valint`` whose change can change a number in a figure's tables: the worlds
+(with the grid mechanics they share), the caregiver, the networks, the ISR, the learner and the protocol of a run. The plans and executors
 (``plan``, ``executors``, ``figures``) decide which runs train and where, but every run's store
 key already names all of it, and the same batch gives the same bits under every executor; the
 statistics, the claims ledger, the plots and the book read tables. All of them are left out, so that changing a verdict rule does not
@@ -130,6 +131,60 @@ def science_code_hash() -> str:
         digest.update(name.encode() + b"\0")
         digest.update((_PACKAGE_DIR / f"{name}.py").read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+class SameScience(NamedTuple):
+    """A declaration that a refactoring left every number of the science unchanged.
+
+    A record made by science code ``same_as`` is then as current as one made by ``code``: the
+    book does not call it stale (``valint.records.Record.stale_codes``). A declaration is only
+    made with evidence, and ``tests/test_science_lineage.py`` re-checks it while ``code`` is the
+    current code: the modules at ``commit`` hash to ``same_as``; exactly the modules in
+    ``changed`` differ; and, with the science modules of ``commit`` swapped into this checkout,
+    every figure's smoke tables and long traces of both worlds come out bit for bit the same.
+    """
+
+    code: str
+    """:func:`science_code_hash` of the refactored code."""
+    same_as: str
+    """:func:`science_code_hash` of the code it was refactored from."""
+    commit: str
+    """A git commit whose science modules hash to ``same_as``."""
+    changed: tuple[str, ...]
+    """The science modules whose source differs between the two (new modules included)."""
+    why: str
+    """What the refactoring did."""
+
+
+SAME_SCIENCE: tuple[SameScience, ...] = (
+    SameScience(
+        code="847f8334ce57e35d",
+        same_as="328d367987f49a17",
+        commit="8aa9089abcd205da8370015dac75638be8165dfb",
+        changed=("gridworld", "envs", "prosocial"),
+        why="the egocentric view, the cell index and the auto-reset of both worlds moved into "
+        "valint.gridworld (issue 14)",
+    ),
+)
+"""Every declared bit-identical refactoring of the science code, oldest first."""
+
+
+def same_science_codes(code: str | None = None) -> frozenset[str]:
+    """The science-code hashes declared to compute the same numbers as ``code`` (itself
+    included), following :data:`SAME_SCIENCE` both ways and through chains of refactorings.
+
+    Args:
+        code: a :func:`science_code_hash`; defaults to the current one.
+    """
+    found = {science_code_hash() if code is None else code}
+    grew = True
+    while grew:
+        grew = False
+        for same in SAME_SCIENCE:
+            if (same.code in found) != (same.same_as in found):
+                found |= {same.code, same.same_as}
+                grew = True
+    return frozenset(found)
 
 
 def _cpu_description() -> str:

@@ -32,7 +32,7 @@ import pandas as pd
 from valint.claims import absent_combinations
 from valint.config import PAPER, check_choice
 from valint.figures import FIGURE_NAMES, figure_claims, spec_of
-from valint.provenance import provenance, science_code_hash
+from valint.provenance import provenance, same_science_codes, science_code_hash
 
 RECORDS_ROOT = Path(__file__).resolve().parent.parent / "records" / "paper"
 """Where the committed records live: ``records/paper/`` in the repository."""
@@ -119,9 +119,17 @@ class Record:
 
     @property
     def stale_codes(self) -> list[str]:
-        """Science-code hashes of parts made by code other than the current one."""
-        current = science_code_hash()
-        return sorted({c for c in self.parts["science_code"] if c != current})
+        """Science-code hashes of parts made by code that may compute other numbers than the
+        current code: neither the current code nor declared the same (``SAME_SCIENCE``)."""
+        same = same_science_codes()
+        return sorted({c for c in self.parts["science_code"] if c not in same})
+
+    @property
+    def carried_codes(self) -> list[str]:
+        """Science-code hashes of parts made by earlier code that is declared to compute the
+        same numbers as the current code (``valint.provenance.SAME_SCIENCE``)."""
+        current, same = science_code_hash(), same_science_codes()
+        return sorted({c for c in self.parts["science_code"] if c in same and c != current})
 
     def claims(self) -> pd.DataFrame:
         """The claims ledger recomputed from the merged per-seed tables (profile ``paper``)."""
