@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from valint import provenance
+from valint import pages, provenance
 from valint.provenance import SAME_SCIENCE, SCIENCE_MODULES, SameScience, science_code_hash
 from valint.records import Record
 
@@ -67,6 +67,22 @@ def test_a_record_of_declared_code_is_carried_and_other_code_is_stale(monkeypatc
     monkeypatch.setattr(provenance, "SAME_SCIENCE", ())
     assert record.stale_codes == ["a" * 16, "f" * 16]
     assert record.carried_codes == []
+
+
+def test_the_chapter_notes_a_carried_record_and_warns_of_a_stale_one(monkeypatch):
+    current = science_code_hash()
+    monkeypatch.setattr(provenance, "SAME_SCIENCE",
+                        (SameScience(current, "a" * 16, "0" * 40, ("envs",), "test"),))
+    row = {"part": "seeds-0-9", "timestamp_utc": "2026-12-05", "git_commit": "8aa9089abc",
+           "device": "cpu", "wall_time_s": 60.0, "training_s": 60.0}
+    carried = Record("fig1", pd.DataFrame([{**row, "science_code": "a" * 16}]), {}, "")
+    note = pages.record_note(carried).data
+    assert "computes the same numbers" in note and "a" * 16 in note and current in note
+    assert "made by other code" not in note
+    stale = Record("fig1", pd.DataFrame([{**row, "science_code": "f" * 16}]), {}, "")
+    note = pages.record_note(stale).data
+    assert "This record was made by other code" in note and "f" * 16 in note
+    assert "computes the same numbers" not in note
 
 
 def _git_show(commit: str, path: str) -> bytes | None:

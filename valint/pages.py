@@ -271,8 +271,10 @@ def record_note(record):
     """What a chapter can say about its paper-scale record (``valint.records.Record``).
 
     A note naming the parts, their date, commit, machine and wall time and what is still
-    missing; a warning box naming both hashes when a part was made by other science code than
-    the current one; a note that no record exists yet when it is empty.
+    missing; a note naming both hashes when a part was made by earlier science code declared
+    bit for bit the same (``valint.provenance.SAME_SCIENCE``); a warning box naming both hashes
+    when a part was made by other science code; a note that no record exists yet when it is
+    empty.
     """
     from IPython.display import HTML
 
@@ -309,7 +311,7 @@ def record_note(record):
             "declared bit for bit identical in <code>valint.provenance.SAME_SCIENCE</code>, and "
             "the test suite re-checks that declaration on every build: with the earlier "
             "science modules swapped in, every figure's smoke tables and long traces of both "
-            "worlds come out the same to the bit, so the record stands for the current code."))
+            "worlds come out the same to the bit. The record is therefore shown as current."))
     stale = record.stale_codes
     if stale:
         boxes.append(_admonition(
