@@ -489,8 +489,6 @@ _CODE_TO_OBS_WORD = _CODE_TO_OBS.view(np.uint32).ravel()
 _TURN = np.array([(d + turn) % 4 for turn in (-1, 1, 0) for d in range(4)], dtype=np.int64)
 """New direction, indexed [4 * action + direction] (actions 0 left, 1 right, 2 forward)."""
 _FORWARD = int(Actions.forward)
-_FLAT = {(x, y): cell_index(x, y) for x in range(GRID_SIZE) for y in range(GRID_SIZE)}
-"""Flat index of each grid cell (x, y)."""
 _EMPTY_WORLD = np.full(_WORLD_CELLS, _UNSEEN, dtype=np.uint8)
 _EMPTY_WORLD[:N_CELLS] = [
     _EMPTY if 0 < x < GRID_SIZE - 1 and 0 < y < GRID_SIZE - 1 else _WALL
@@ -618,13 +616,13 @@ class SocialGridBatch:
             world = self._world[i]
             world[:] = _EMPTY_WORLD
             if draw.walls:
-                world[[_FLAT[cell] for cell in draw.walls]] = _WALL
-            world[_FLAT[draw.goal]] = _GOAL
-            self._pos[i] = _FLAT[draw.agent_pos]
+                world[[cell_index(x, y) for x, y in draw.walls]] = _WALL
+            world[cell_index(*draw.goal)] = _GOAL
+            self._pos[i] = cell_index(*draw.agent_pos)
             self._dir[i] = draw.agent_dir
 
     def _observe(self, rows: np.ndarray) -> np.ndarray:
-        """Observations of ``rows`` by gathering from the padded worlds (PAPER.md §3)."""
+        """Observations of ``rows``, gathered from the copies' cells (PAPER.md §3)."""
         pos, direction = self._pos[rows], self._dir[rows]
         cells = window_cells(pos, direction, self._offset.take(rows))
         codes = self._world.ravel().take(cells)

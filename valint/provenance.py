@@ -158,7 +158,7 @@ class SameScience(NamedTuple):
 
 SAME_SCIENCE: tuple[SameScience, ...] = (
     SameScience(
-        code="847f8334ce57e35d",
+        code="6dba8098d869de8d",
         same_as="328d367987f49a17",
         commit="8aa9089abcd205da8370015dac75638be8165dfb",
         changed=("gridworld", "envs", "prosocial"),
