@@ -49,10 +49,11 @@ SCIENCE_MODULES = (
     "experiments",
 )
 """Modules of ``valint`` whose change can change a number in a figure's tables: the worlds
-(with the grid mechanics they share), the caregiver, the networks, the ISR, the learner and the protocol of a run. The plans and executors
-(``plan``, ``executors``, ``figures``) decide which runs train and where, but every run's store
-key already names all of it, and the same batch gives the same bits under every executor; the
-statistics, the claims ledger, the plots and the book read tables. All of them are left out, so that changing a verdict rule does not
+(with the grid mechanics they share), the caregiver, the networks, the ISR, the learner and
+the protocol of a run. The plans and executors (``plan``, ``executors``, ``figures``) decide
+which runs train and where, but every run's store key already names all of it, and the same
+batch gives the same bits under every executor; the statistics, the claims ledger, the plots
+and the book read tables. All of them are left out, so that changing a verdict rule does not
 throw away hours of training. ``config.py`` is left out too: every profile value a run uses
 (PPO, ISR, phase lengths, checkpoints, evaluation episodes) is itself part of the run's store
 key, so editing the ``quick`` profile does not make a paper-scale record stale."""
