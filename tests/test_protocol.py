@@ -51,8 +51,8 @@ TINY = SMOKE.with_overrides(
     phase2_rollouts=1,
     long_phase2_rollouts=1,
     eval_episodes=3,
-    # 110 is not a multiple of the 64-step rollout: the checks fall at 128 and 256 steps, and
-    # the last rollout (320 steps) is not a check, so the best state cannot be the final one.
+    # 110 is not a multiple of the 64-step rollout: the checks fall inside rollouts, at 110 and
+    # 220 steps of 320, so the best state is never the final one.
     checkpoint_every=110,
     checkpoint_window=3,
     isr=ISRConfig(eval_every=20, max_draws=60),
@@ -308,25 +308,26 @@ def test_evaluation_plays_the_argmax_of_the_learners_own_network():
 
 
 def _check_steps(profile, total_steps: int) -> list[int]:
-    """Where the rule looks: the first rollout boundary at or after each multiple of
-    ``checkpoint_every``."""
-    n = profile.ppo.n_steps
-    steps, k = [], 1
-    while (s := n * math.ceil(k * profile.checkpoint_every / n)) <= total_steps:
-        if s not in steps:
-            steps.append(s)
-        k += 1
-    return steps
+    """Where the rule looks (PAPER.md §6): every multiple of ``checkpoint_every``, during the
+    rollout that reaches it."""
+    return list(range(profile.checkpoint_every, total_steps + 1, profile.checkpoint_every))
+
+
+def _updates_before(step: int, profile) -> int:
+    """Adam steps of the weights in use at environment step ``step``: those of the updates
+    after every rollout finished before the one that holds the step."""
+    return (step - 1) // profile.ppo.n_steps * profile.ppo.n_epochs * profile.ppo.n_minibatches
 
 
 @pytest.mark.slow
 def test_phase1_keeps_the_best_checkpoint_by_the_mean_return_of_the_last_episodes(protocol):
     """PAPER.md §6, Fig. 5: "the best phase-1 checkpoint (mean return of the last 100 episodes,
-    checked every 10k steps) is kept". Recomputed here from the phase-1 episode curve."""
+    checked every 10k steps) is kept". Recomputed here from the phase-1 episode curve: the
+    episodes finished by the check (one ending at the check included)."""
     payload = _phase1_payload(protocol["root"], "random-1")
     total = TINY.phase1_rollouts * TINY.ppo.n_steps
     checks = _check_steps(TINY, total)
-    assert checks == [128, 256]
+    assert checks == [110, 220]
     curve = payload["curves"]
     best, expected = -np.inf, 0
     for step in checks:
@@ -335,13 +336,40 @@ def test_phase1_keeps_the_best_checkpoint_by_the_mean_return_of_the_last_episode
         if score > best:
             best, expected = score, step
     assert int(payload["best_step"]) == expected
-    assert int(payload["best_step"]) in checks
-    # the best state is the learner after the update at best_step, not the final learner
     best_state, final_state = state_of(payload, "best"), state_of(payload, "final")
     updates_per_rollout = TINY.ppo.n_epochs * TINY.ppo.n_minibatches
-    assert float(best_state["adam_steps"]) == expected // TINY.ppo.n_steps * updates_per_rollout
+    assert float(best_state["adam_steps"]) == _updates_before(expected, TINY)
     assert float(final_state["adam_steps"]) == TINY.phase1_rollouts * updates_per_rollout
     assert any(not np.array_equal(best_state[k], final_state[k]) for k in best_state if k.startswith("w/"))
+
+
+def test_the_best_checkpoint_is_the_weights_that_played_the_scored_episodes(tmp_path, monkeypatch):
+    """PAPER.md §6: the candidate at a check is the weights in use at that moment, the weights
+    that chose the actions of the rollout holding the check, not the weights after the update
+    that follows it. The weights of every rollout are captured as they act and compared with
+    the stored best checkpoint bit for bit; the final update is never a candidate."""
+    profile = TINY.with_overrides(phase1_rollouts=7)
+    scripted = iter([1.0, 3.0, 2.0, 0.5])
+    monkeypatch.setattr(experiments.EpisodeLog, "recent_return",
+                        lambda self, window: np.full(self.n_runs, next(scripted)))
+    acting: list[dict[str, np.ndarray]] = []
+    real_collect = BatchedPPO.collect_rollout
+
+    def collect_rollout(self, env):
+        acting.append(self.run_state(0))
+        return real_collect(self, env)
+
+    monkeypatch.setattr(BatchedPPO, "collect_rollout", collect_rollout)
+    (payload,) = experiments.run_phase1("grid", "random-1", [SEED], profile, ResultsStore(tmp_path),
+                                        progress=False)
+    assert len(acting) == profile.phase1_rollouts
+    assert int(payload["best_step"]) == 220
+    best = state_of(payload, "best")
+    played = acting[(220 - 1) // profile.ppo.n_steps]
+    after_update = acting[(220 - 1) // profile.ppo.n_steps + 1]
+    assert set(best) == set(played)
+    assert all(np.array_equal(best[k], played[k]) for k in best)
+    assert any(not np.array_equal(best[k], after_update[k]) for k in best if k.startswith("w/"))
 
 
 def test_best_checkpoint_is_the_highest_score_at_the_checks_not_the_last_one(tmp_path, monkeypatch):
@@ -350,7 +378,7 @@ def test_best_checkpoint_is_the_highest_score_at_the_checks_not_the_last_one(tmp
     scripted here (1, 3, 2, 0.5), so the best is the second of four checks."""
     profile = TINY.with_overrides(phase1_rollouts=7)
     checks = _check_steps(profile, profile.phase1_rollouts * profile.ppo.n_steps)
-    assert checks == [128, 256, 384, 448]
+    assert checks == [110, 220, 330, 440]
     scripted, calls = iter([1.0, 3.0, 2.0, 0.5]), []
 
     def recent_return(self, window):
@@ -360,9 +388,29 @@ def test_best_checkpoint_is_the_highest_score_at_the_checks_not_the_last_one(tmp
     monkeypatch.setattr(experiments.EpisodeLog, "recent_return", recent_return)
     (payload,) = experiments.run_phase1("grid", "random-1", [SEED], profile, ResultsStore(tmp_path), progress=False)
     assert calls == [(step, profile.checkpoint_window) for step in checks]
-    assert int(payload["best_step"]) == 256
-    updates_per_rollout = profile.ppo.n_epochs * profile.ppo.n_minibatches
-    assert float(state_of(payload, "best")["adam_steps"]) == 256 // profile.ppo.n_steps * updates_per_rollout
+    assert int(payload["best_step"]) == 220
+    assert float(state_of(payload, "best")["adam_steps"]) == _updates_before(220, profile)
+
+
+def test_resuming_a_batch_with_one_run_missing_stores_the_bits_of_an_uninterrupted_run(tmp_path):
+    """A batch's runs share floating-point sums, so a run's last bits depend on its batch mates.
+    When one run of a stored two-run batch is lost, the resumed run must equal, bit for bit, the
+    run of the uninterrupted batch: phase 1 and the ISR are both checked."""
+    store = ResultsStore(tmp_path)
+    seeds = [SEED, SEED + 1]
+    first = experiments.run_phase1("grid", "random-1", seeds, TINY, store, progress=False)
+    configs = [phase1_config("grid", "random-1", s, TINY) for s in seeds]
+    isrs = experiments.run_isr(configs, first, TINY.isr, store)
+    lost = [config_key(configs[1]), config_key(isr_config_key(configs[1], TINY.isr, None))]
+    for key in lost:
+        for path in tmp_path.glob(f"{key[:12]}*"):
+            path.unlink()
+    assert store.get(configs[1]) is None
+    again = experiments.run_phase1("grid", "random-1", seeds, TINY, store, progress=False)
+    isrs_again = experiments.run_isr(configs, again, TINY.isr, store)
+    for before, after in ((first[1], again[1]), (isrs[1], isrs_again[1])):
+        arrays = [k for k, v in before.items() if isinstance(v, np.ndarray)]
+        assert arrays and all(np.array_equal(before[k], after[k]) for k in arrays)
 
 
 @pytest.mark.slow
@@ -526,9 +574,9 @@ def test_runs_table_lists_every_run_behind_fig1_with_its_science_code(protocol):
     assert len(table) == len(expected) == 5
     got = {row.key: (row.kind, int(row.seed), row.condition) for row in table.itertuples()}
     assert got == expected
-    assert (table["science_code"] == science_code_hash()).all()
+    assert (table["science_code"] == science_code_hash("grid")).all()
     assert set(again.runs["key"]) == set(table["key"])
-    assert (again.runs["science_code"] == science_code_hash()).all()
+    assert (again.runs["science_code"] == science_code_hash("grid")).all()
     # the second call loaded every run instead of training it: nothing had to be rebuilt
     assert not [e for e in protocol["spy"].envs if e["figure"] == "fig1 again"]
     stamps = dict(zip(table["key"], table["timestamp_utc"]))
@@ -550,5 +598,5 @@ def test_runs_table_of_the_other_figures_counts_their_runs(protocol, figure, cou
     table = protocol["results"][figure].runs
     assert table["key"].is_unique
     assert table["kind"].value_counts().to_dict() == counts
-    assert (table["science_code"] == science_code_hash()).all()
+    assert (table["science_code"] == science_code_hash("grid")).all()
     assert set(table["seed"]) == {SEED}

@@ -152,10 +152,12 @@ def test_science_code_hash_covers_the_science_modules_and_keys_every_run(tmp_pat
     from valint import provenance as prov
     from valint.config import SMOKE
 
-    assert re.fullmatch(r"[0-9a-f]{16}", prov.science_code_hash())
-    assert provenance(profile="smoke")["science_code"] == prov.science_code_hash()
+    assert re.fullmatch(r"[0-9a-f]{16}", prov.science_code_hash("grid"))
+    assert provenance(profile="smoke", science_code="abc")["science_code"] == "abc"
+    assert provenance(profile="smoke")["science_code"] == prov.science_codes()
     key = experiments.phase1_config("grid", "random-3", 0, SMOKE)
-    assert key["code"] == prov.science_code_hash()
+    assert key["code"] == prov.science_code_hash("grid")
+    assert experiments.phase1_config("prosocial", "authors", 0, SMOKE)["code"] == prov.science_code_hash("prosocial")
     # A copy of the package whose ppo.py differs by one byte hashes differently.
     copy = tmp_path / "valint"
     copy.mkdir()
@@ -164,13 +166,43 @@ def test_science_code_hash_covers_the_science_modules_and_keys_every_run(tmp_pat
     monkeypatch.setattr(prov, "_PACKAGE_DIR", copy)
     prov.science_code_hash.cache_clear()
     try:
-        same = prov.science_code_hash()
+        same = prov.science_code_hash("grid")
         (copy / "ppo.py").write_bytes((copy / "ppo.py").read_bytes() + b"\n")
         prov.science_code_hash.cache_clear()
-        changed = prov.science_code_hash()
+        changed = prov.science_code_hash("grid")
     finally:
         prov.science_code_hash.cache_clear()
     assert same == key["code"]
     assert changed != same
     # The statistics and the claims do not make numbers of the tables; they are not hashed.
     assert not {"stats", "claims", "plots", "book", "config"} & set(prov.SCIENCE_MODULES)
+
+
+@pytest.mark.parametrize("world, other", [("prosocial", "grid"), ("envs", "prosocial")])
+def test_changing_one_world_leaves_the_other_worlds_code_and_records_current(tmp_path, monkeypatch, world, other):
+    """Each run is keyed by the modules its world executes (``WORLD_MODULES``): a change to the
+    two-agent world (``prosocial.py``) leaves the code of the single-agent world, and so the
+    records of Figs. 1-6, current; a change to the single-agent world (``envs.py``) leaves
+    Fig. 7's."""
+    from valint import provenance as prov
+    from valint.records import load_record
+
+    module = world
+    copy = tmp_path / "valint"
+    copy.mkdir()
+    for name in prov.SCIENCE_MODULES:
+        (copy / f"{name}.py").write_bytes((REPO_ROOT / "valint" / f"{name}.py").read_bytes())
+    figures = {"grid": ["fig1", "fig3", "fig4", "fig5", "fig6"], "prosocial": ["fig7"]}
+    before = {f: load_record(f).stale_codes for f in figures[other]}
+    kept = prov.science_code_hash(other)
+    touched = "grid" if module == "envs" else "prosocial"
+    changed_world = prov.science_code_hash(touched)
+    monkeypatch.setattr(prov, "_PACKAGE_DIR", copy)
+    prov.science_code_hash.cache_clear()
+    try:
+        (copy / f"{module}.py").write_bytes((copy / f"{module}.py").read_bytes() + b"\n# changed\n")
+        assert prov.science_code_hash(other) == kept
+        assert prov.science_code_hash(touched) != changed_world
+        assert {f: load_record(f).stale_codes for f in figures[other]} == before
+    finally:
+        prov.science_code_hash.cache_clear()

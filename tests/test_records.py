@@ -45,19 +45,19 @@ def test_parts_merge_and_say_what_is_missing(smoke_parts):
     assert set(record.tables["curves"]["seed"]) == {0, 1, 2}
     assert record.missing == "seeds 3, 4, 5, 6, 7, 8, 9"
     assert record.stale_codes == []
-    assert (record.parts["science_code"] == science_code_hash()).all()
+    assert (record.parts["science_code"] == science_code_hash("grid")).all()
     ledger = record.claims()
     assert list(ledger["claim_id"]) == ["fig1_none_unlearns"]
     assert int(ledger["n_seeds"].iloc[0]) == 3
     prov = json.loads((smoke_parts / "fig1" / "seeds-0-1" / "provenance.json").read_text())
-    assert prov["peak_memory_mib"] > 0 and prov["science_code"] == science_code_hash()
+    assert prov["peak_memory_mib"] > 0 and prov["science_code"] == science_code_hash("grid")
     assert "runs" not in record.tables
 
 
 def test_a_part_keeps_the_runs_behind_it_and_counts_each_batch_once(smoke_parts, tmp_path):
     runs = pd.read_csv(smoke_parts / "fig1" / "seeds-0-1" / records.RUNS_FILE)
     assert set(runs["kind"]) == {"phase1", "isr", "phase2"} and set(runs["seed"]) == {0, 1}
-    assert (runs["science_code"] == science_code_hash()).all()
+    assert (runs["science_code"] == science_code_hash("grid")).all()
     plan = plan_figure("fig1", "smoke", seeds=2).plan
     per_batch = runs.groupby("wall_time_s")["batch_runs"].agg(["size", "first"])
     assert len(per_batch) == len(plan.batches) < len(runs)

@@ -10,7 +10,6 @@ side by side on this machine.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import shutil
@@ -22,7 +21,8 @@ import pandas as pd
 import pytest
 
 from valint import pages, provenance
-from valint.provenance import SAME_SCIENCE, SCIENCE_MODULES, SameScience, science_code_hash
+from valint.figures import FIGURES
+from valint.provenance import SAME_SCIENCE, WORLD_MODULES, SameScience, hash_modules, science_code_hash
 from valint.records import Record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_same_science_follows_chains_both_ways(monkeypatch):
 
 
 def test_a_record_of_declared_code_is_carried_and_other_code_is_stale(monkeypatch):
-    current = science_code_hash()
+    current = science_code_hash("grid")
     declared = (SameScience(current, "a" * 16, "0" * 40, ("envs",), "test"),)
     monkeypatch.setattr(provenance, "SAME_SCIENCE", declared)
     parts = pd.DataFrame({"science_code": [current, "a" * 16, "f" * 16]})
@@ -70,7 +70,7 @@ def test_a_record_of_declared_code_is_carried_and_other_code_is_stale(monkeypatc
 
 
 def test_the_chapter_notes_a_carried_record_and_warns_of_a_stale_one(monkeypatch):
-    current = science_code_hash()
+    current = science_code_hash("grid")
     monkeypatch.setattr(provenance, "SAME_SCIENCE",
                         (SameScience(current, "a" * 16, "0" * 40, ("envs",), "test"),))
     row = {"part": "seeds-0-9", "timestamp_utc": "2026-12-05", "git_commit": "8aa9089abc",
@@ -83,6 +83,25 @@ def test_the_chapter_notes_a_carried_record_and_warns_of_a_stale_one(monkeypatch
     note = pages.record_note(stale).data
     assert "This record was made by other code" in note and "f" * 16 in note
     assert "computes the same numbers" not in note
+
+
+def test_a_declaration_for_some_figures_carries_only_their_records(monkeypatch):
+    """A change can leave some figures' numbers unchanged and not others' (the best-checkpoint
+    rule is read by Figs. 5 and 6 only): a declaration naming figures carries their records
+    and leaves the others' stale."""
+    current = science_code_hash("grid")
+    monkeypatch.setattr(provenance, "SAME_SCIENCE", (
+        SameScience(current, "a" * 16, "0" * 40, ("experiments",), "test", figures=("fig1", "fig4")),))
+    parts = pd.DataFrame({"science_code": ["a" * 16]})
+    assert Record("fig1", parts, {}, "").stale_codes == []
+    assert Record("fig4", parts, {}, "").carried_codes == ["a" * 16]
+    assert Record("fig5", parts, {}, "").stale_codes == ["a" * 16]
+    assert Record("fig5", parts, {}, "").carried_codes == []
+
+
+def _current_world(code: str) -> str | None:
+    """The world whose current science code is ``code``, if any."""
+    return next((world for world in WORLD_MODULES if science_code_hash(world) == code), None)
 
 
 def _git_show(commit: str, path: str) -> bytes | None:
@@ -98,10 +117,10 @@ def _git_show(commit: str, path: str) -> bytes | None:
 @pytest.fixture(scope="module")
 def declaration() -> tuple[SameScience, dict[str, bytes]]:
     """The declaration for the current code and the science modules of its earlier commit."""
-    current = [same for same in SAME_SCIENCE if same.code == science_code_hash()]
+    current = [same for same in SAME_SCIENCE if _current_world(same.code) is not None]
     if not current:
         pytest.skip(f"no refactoring is declared for the current science code "
-                    f"{science_code_hash()}: there is nothing to re-check")
+                    f"({provenance.science_codes()}): there is nothing to re-check")
     same = current[0]
     old_provenance = _git_show(same.commit, "valint/provenance.py")
     if old_provenance is None:
@@ -116,17 +135,16 @@ def declaration() -> tuple[SameScience, dict[str, bytes]]:
 
 
 def test_the_declared_commit_is_the_earlier_code_and_only_the_named_modules_changed(declaration):
+    """The earlier commit's science modules hash (by that commit's own rule, every module of its
+    ``SCIENCE_MODULES``) to ``same_as``, and of the modules of the declared code's world exactly
+    the named ones differ."""
     same, old = declaration
-    digest = hashlib.sha256()
-    for name, source in old.items():
-        digest.update(name.encode() + b"\0")
-        digest.update(source + b"\0")
-    assert digest.hexdigest()[:16] == same.same_as
+    assert hash_modules(old.items()) == same.same_as
     package = REPO / "valint"
-    changed = {name for name in SCIENCE_MODULES
-               if old.get(name) != (package / f"{name}.py").read_bytes()}
-    changed |= set(old) - set(SCIENCE_MODULES)
+    modules = WORLD_MODULES[_current_world(same.code)]
+    changed = {name for name in modules if old.get(name) != (package / f"{name}.py").read_bytes()}
     assert changed == set(same.changed)
+    assert set(same.figures) <= set(FIGURES)
 
 
 def _fingerprint(tree: Path, work: Path) -> subprocess.Popen:
@@ -160,5 +178,11 @@ def test_the_declared_refactoring_computes_the_same_bits(declaration, tmp_path):
             _fingerprint(earlier, tmp_path / "then" / "work")]
     now, then = _result(runs[0], REPO), _result(runs[1], earlier)
     assert len(now) > 20 and set(now) == set(then)
-    differ = sorted(key for key in now if now[key] != then[key])
-    assert not differ, f"the refactoring changed these results: {differ}"
+    world = _current_world(same.code)
+    figures = same.figures or tuple(f for f, spec in FIGURES.items() if spec.world == world)
+    traces = ("grid",) if world == "grid" else ("prosocial", "random learner")
+    checked = sorted(key for key in now
+                     if key.split("/")[0] in figures or key.startswith(traces))
+    assert len(checked) >= 10, checked
+    differ = [key for key in checked if now[key] != then[key]]
+    assert not differ, f"the declared change altered these results: {differ}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,10 @@ class EpisodeLog:
 class LearnerEnv:
     """One world copy per run, with the reward each run's condition gives (PAPER.md §5).
 
-    Phase 1 records every transition for the ISR (target = max(reward, 0)).
+    Phase 1 records every transition for the ISR (target = max(reward, 0)). ``on_step`` is
+    called after every step, once its episodes are logged, while the weights that chose the
+    step's actions are still in use: the moment the authors' best-checkpoint callback runs
+    (PAPER.md §6).
     """
 
     def __init__(
@@ -108,8 +111,10 @@ class LearnerEnv:
         isr_params: Any = None,
         isr_obs_scale: float = 1.0,
         record: bool = False,
+        on_step: Callable[[], None] | None = None,
     ) -> None:
         self.world = world
+        self.on_step = on_step
         self.conditions = np.asarray(conditions)
         self.pay_modes = np.asarray(pay_modes if pay_modes is not None else ["add"] * len(conditions))
         self.phase = phase
@@ -154,6 +159,8 @@ class LearnerEnv:
         self.log.record(out.goal_reached, reward, internal, out.truncated)
         self._obs = out.obs
         self._partner_cells = getattr(out, "partner_view_pos", None)
+        if self.on_step is not None:
+            self.on_step()
         return StepOutcome(out.obs, reward, out.truncated, out.final_obs)
 
     def transitions(self, run: int) -> Transitions:
@@ -231,14 +238,14 @@ def _progress_bar(total: int, desc: str, enabled: bool):
 def phase1_config(world: str, layout: str, seed: int, profile: Profile) -> dict:
     """Everything that determines a phase-1 run (its store key).
 
-    ``code`` is the hash of the science modules (:func:`valint.provenance.science_code_hash`);
-    every ISR and phase-2 key nests this config, so no cached run outlives a change to the code
-    that made it.
+    ``code`` is the hash of the science modules a run of this world executes
+    (:func:`valint.provenance.science_code_hash`); every ISR and phase-2 key nests this config,
+    so no cached run outlives a change to the code that made it.
     """
     rollouts = profile.prosocial_phase1_rollouts if world == "prosocial" else profile.phase1_rollouts
     return {
         "kind": "phase1",
-        "code": science_code_hash(),
+        "code": science_code_hash(world),
         "world": world,
         "layout": layout,
         "seed": int(seed),
@@ -254,64 +261,100 @@ def run_phase1(
 ) -> list[dict]:
     """Phase 1 of every seed: the learner with its caregiver (PAPER.md §6).
 
+    The seeds are trained as one batch. When the store lacks any of their runs, the whole
+    batch is trained again and only the missing runs are stored, so a resumed batch gives the
+    bits of an uninterrupted one (a run's last bits depend on its batch mates).
+
     Returns, per seed, the store payload: the final policy and Adam state (``final/...``), the best
-    checkpoint by the mean return of the last ``checkpoint_window`` training episodes, checked
-    every ``checkpoint_every`` steps (``best/...``, Fig. 5), the episode curve and the transitions
-    the ISR learns from.
+    checkpoint (``best/...``, Figs. 5 and 6; :func:`best_checkpoint_hook`), the step it was taken
+    at (``best_step``), the episode curve and the transitions the ISR learns from.
     """
     configs = [phase1_config(world, layout, s, profile) for s in seeds]
     results = [store.get(c) for c in configs]
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
-        todo = [seeds[i] for i in missing]
         obs_shape, n_actions = world_shape(world)
         rollouts = configs[0]["rollouts"]
         started = time.perf_counter()
-        agent = BatchedPPO(todo, obs_shape, n_actions, profile.ppo, obs_scale=world_obs_scale(world, layout))
+        agent = BatchedPPO(list(seeds), obs_shape, n_actions, profile.ppo,
+                           obs_scale=world_obs_scale(world, layout))
         env = LearnerEnv(
-            make_world(world, [layout] * len(todo), [world_seed(s, 1) for s in todo]),
-            conditions=["oracle"] * len(todo),
+            make_world(world, [layout] * len(seeds), [world_seed(s, 1) for s in seeds]),
+            conditions=["oracle"] * len(seeds),
             phase=1,
             record=True,
         )
-        best_score = np.full(len(todo), -np.inf)
-        best_state = [agent.run_state(r) for r in range(len(todo))]
-        best_step = np.zeros(len(todo), dtype=int)
+        best = best_checkpoint_hook(agent, env.log, profile.checkpoint_every, profile.checkpoint_window)
+        env.on_step = best.check
         steps_per = profile.ppo.n_steps
-
-        def checkpoint(iteration: int, _rollout: Any) -> None:
-            done = (iteration + 1) * steps_per
-            if done // profile.checkpoint_every > (done - steps_per) // profile.checkpoint_every:
-                score = env.log.recent_return(profile.checkpoint_window)
-                for r in np.flatnonzero(score > best_score):
-                    best_score[r] = score[r]
-                    best_state[r] = agent.run_state(r)
-                    best_step[r] = done
-
-        with _progress_bar(rollouts * steps_per * len(todo), f"phase 1 ({world}, {layout})", progress) as bar:
-            agent.learn(env, rollouts, callback=checkpoint, progress=lambda n: bar.update(n * len(todo)))
+        with _progress_bar(rollouts * steps_per * len(seeds), f"phase 1 ({world}, {layout})", progress) as bar:
+            agent.learn(env, rollouts, progress=lambda n: bar.update(n * len(seeds)))
         wall = time.perf_counter() - started
         curves = env.log.frame()
-        for r, i in enumerate(missing):
-            data = env.transitions(r)
-            payload: dict[str, Any] = {f"final/{k}": v for k, v in agent.run_state(r).items()}
-            payload |= {f"best/{k}": v for k, v in best_state[r].items()}
-            payload["best_step"] = np.array(best_step[r])
-            payload["curves"] = curves[curves["run"] == r].drop(columns="run").reset_index(drop=True)
+        for i in missing:
+            data = env.transitions(i)
+            payload: dict[str, Any] = {f"final/{k}": v for k, v in agent.run_state(i).items()}
+            payload |= {f"best/{k}": v for k, v in best.state[i].items()}
+            payload["best_step"] = np.array(best.step[i])
+            payload["curves"] = curves[curves["run"] == i].drop(columns="run").reset_index(drop=True)
             payload["obs"], payload["actions"], payload["targets"] = data.obs, data.actions, data.targets
             if data.partner_actions is not None:
                 payload["partner_actions"], payload["partner_cells"] = data.partner_actions, data.partner_cells
-            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(todo)))
+            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(seeds)))
             results[i] = store.get(configs[i])
             assert results[i] is not None, f"the store did not keep {configs[i]}"
     return results
+
+
+@dataclass
+class BestCheckpoint:
+    """The best phase-1 checkpoint of every run of a batch so far (PAPER.md §6, Figs. 5, 6).
+
+    Attributes:
+        state: per run, the learner state (weights and Adam) of its best check so far; the
+            initial state until a check scores above minus infinity.
+        score: per run, that check's mean return of the recent episodes.
+        step: per run, the environment step of that check (0 before any).
+    """
+
+    agent: BatchedPPO
+    log: EpisodeLog
+    every: int
+    window: int
+    state: list[dict[str, np.ndarray]]
+    score: np.ndarray
+    step: np.ndarray
+
+    def check(self) -> None:
+        """At every ``every``-th environment step, score each run by the mean return of its
+        last ``window`` finished episodes (those ending at this step included) and, where the
+        score beats its best, keep the weights in use now: the weights that played them."""
+        done = self.log.env_steps
+        if done % self.every:
+            return
+        score = self.log.recent_return(self.window)
+        for r in np.flatnonzero(score > self.score):
+            self.score[r] = score[r]
+            self.state[r] = self.agent.run_state(r)
+            self.step[r] = done
+
+
+def best_checkpoint_hook(agent: BatchedPPO, log: EpisodeLog, every: int, window: int) -> BestCheckpoint:
+    """The authors' best-checkpoint rule (PAPER.md §6): call ``check`` after every environment
+    step of phase 1, during the rollout, so the candidate at each mark is the weights in use
+    at that moment; the update that ends phase 1 is never a candidate."""
+    n = len(agent.seeds)
+    return BestCheckpoint(agent, log, every, window, [agent.run_state(r) for r in range(n)],
+                          np.full(n, -np.inf), np.zeros(n, dtype=int))
 
 
 def _provenance(profile: Profile, config: dict, wall: float, batch: int) -> dict:
     from valint.provenance import provenance
     from valint.store import config_key
 
-    prov = provenance(profile=profile.name, config_key=config_key(config), wall_time_s=wall)
+    phase1 = config if config["kind"] == "phase1" else config["phase1"]
+    prov = provenance(profile=profile.name, science_code=phase1["code"],
+                      config_key=config_key(config), wall_time_s=wall)
     prov["batch_runs"] = batch
     return prov
 
@@ -353,6 +396,9 @@ def run_isr(
 ) -> list[dict]:
     """Train (or load) one ISR per phase-1 run (and data size, Fig. 3b), stacked (PAPER.md §4).
 
+    When the store lacks any of them, all are trained again as one stack and only the missing
+    ones are stored, so a resumed batch gives the bits of an uninterrupted one.
+
     ``n_transitions[i]`` (Fig. 3b) stands for a phase 1 of that many steps, as the paper's
     "PPO for 10k ... 120k steps": the ISR trains on the first ``n - round(n * test_fraction)``
     transitions, what that shorter run's chronological split would have trained on, and every
@@ -368,21 +414,21 @@ def run_isr(
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
         started = time.perf_counter()
-        datasets = [transitions_of(phase1_payloads[i]) for i in missing]
+        datasets = [transitions_of(payload) for payload in phase1_payloads]
         train_sizes = [
-            None if sizes[i] is None else int(sizes[i]) - int(round(int(sizes[i]) * isr.test_fraction))
-            for i in missing
+            None if size is None else int(size) - int(round(int(size) * isr.test_fraction))
+            for size in sizes
         ]
-        seeds = [phase1_configs[i]["seed"] for i in missing]
-        first = phase1_configs[missing[0]]
+        seeds = [config["seed"] for config in phase1_configs]
+        first = phase1_configs[0]
         obs_scale = world_obs_scale(first["world"], first["layout"], network="isr")
         trained = train_isr(datasets, seeds, isr, train_sizes=train_sizes, obs_scale=obs_scale)
         wall = time.perf_counter() - started
-        for r, i in enumerate(missing):
-            payload: dict[str, Any] = {f"isr/{k}": v for k, v in trained.params[r].items()}
-            payload["curve"] = trained.curve[trained.curve["run"] == r].drop(columns="run").reset_index(drop=True)
-            payload["final"] = trained.final[trained.final["run"] == r].drop(columns="run").reset_index(drop=True)
-            store.put(configs[i], payload, provenance=_provenance(_profile_stub(), configs[i], wall, len(missing)))
+        for i in missing:
+            payload: dict[str, Any] = {f"isr/{k}": v for k, v in trained.params[i].items()}
+            payload["curve"] = trained.curve[trained.curve["run"] == i].drop(columns="run").reset_index(drop=True)
+            payload["final"] = trained.final[trained.final["run"] == i].drop(columns="run").reset_index(drop=True)
+            store.put(configs[i], payload, provenance=_provenance(_profile_stub(), configs[i], wall, len(configs)))
             results[i] = store.get(configs[i])
     return results
 
@@ -464,20 +510,24 @@ def run_phase2(
         p1 = dict(phase1[run.seed][0], use_best=start == "best")
         configs.append(phase2_config(run, p1, isrs.get(run.seed, (None,))[0], rollouts, profile))
     results = [store.get(c) for c in configs]
-    missing = [i for i, r in enumerate(results) if r is None]
     # Adam's bias correction depends on the step count, which all runs of a batch share; best
     # checkpoints (Fig. 5) can differ in it, so runs are batched by the step count they resume at.
+    # A group with any run missing from the store is trained whole, so that a resumed batch
+    # gives the bits of an uninterrupted one; only its missing runs are stored.
     groups: dict[float, list[int]] = {}
-    for i in missing:
-        steps = float(state_of(phase1[runs[i].seed][1], start)["adam_steps"])
+    for i, run in enumerate(runs):
+        steps = float(state_of(phase1[run.seed][1], start)["adam_steps"])
         groups.setdefault(steps, []).append(i)
     for group in groups.values():
+        if all(results[i] is not None for i in group):
+            continue
         payloads, wall = _train_phase2(
             world, [runs[i] for i in group], phase1, isrs, rollouts, profile, start, progress
         )
         for i, payload in zip(group, payloads):
-            store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(group)))
-            results[i] = store.get(configs[i])
+            if results[i] is None:
+                store.put(configs[i], payload, provenance=_provenance(profile, configs[i], wall, len(group)))
+                results[i] = store.get(configs[i])
     return results
 
 

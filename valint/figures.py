@@ -83,6 +83,16 @@ class FigureSpec:
     """What a complete paper-scale record holds besides the ten seeds: (table, column, values);
     the columns covered in one table must hold every combination of their values, e.g. every
     condition of Fig. 5 in every OOD layout, which is recorded in parts."""
+    world: str = "grid"
+    """The world every run of the figure trains in: ``grid`` (PAPER.md §3) or ``prosocial``
+    (§7); its science modules make the figure's code hash (``valint.provenance.WORLD_MODULES``)."""
+
+    @property
+    def science_code(self) -> str:
+        """The current code hash of the figure's runs (``valint.provenance.science_code_hash``)."""
+        from valint.provenance import science_code_hash
+
+        return science_code_hash(self.world)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -314,7 +324,7 @@ FIGURES: dict[str, FigureSpec] = {
                 _pay("replace"),
                 Param("layout_rule", "authors", LAYOUT_RULES, help="how layouts are drawn (PAPER.md §7)"),
                 Param("obs_scale", "raw", OBS_SCALES, help="the observations' scale (PAPER.md §7)"),
-            ), _fig7, claims.claims_fig7,
+            ), _fig7, claims.claims_fig7, world="prosocial",
         ),
     )
 }
@@ -394,7 +404,8 @@ class FigureResult:
         from valint.provenance import provenance
         from valint.store import config_key
 
-        return provenance(profile=self.profile.name, config_key=config_key(self.config), wall_time_s=self.wall_time_s)
+        return provenance(profile=self.profile.name, science_code=spec_of(self.figure).science_code,
+                          config_key=config_key(self.config), wall_time_s=self.wall_time_s)
 
 
 def _as_store(store: ResultsStore | str | Path | None) -> ResultsStore:

@@ -278,8 +278,6 @@ def record_note(record):
     """
     from IPython.display import HTML
 
-    from valint.provenance import science_code_hash
-
     if record.empty:
         return HTML(_admonition("note", "No paper-scale record yet",
                            f"This figure has no recorded run at the paper's protocol yet "
@@ -307,18 +305,19 @@ def record_note(record):
         boxes.append(_admonition(
             "note", "Made by earlier code that computes the same numbers",
             f"Parts of this record were made by science code {', '.join(carried)}; this "
-            f"build's code is {science_code_hash()}. The change between them was a refactoring "
-            "declared bit for bit identical in <code>valint.provenance.SAME_SCIENCE</code>, and "
-            "the test suite re-checks that declaration on every build: with the earlier "
-            "science modules swapped in, every figure's smoke tables and long traces of both "
-            "worlds come out the same to the bit. The record is therefore shown as current."))
+            f"build's code is {record.science_code}. The change between them was declared to "
+            "leave this figure's numbers bit for bit identical in "
+            "<code>valint.provenance.SAME_SCIENCE</code>, and the test suite re-checks that "
+            "declaration on every build: with the earlier science modules swapped in, this "
+            "figure's smoke tables and long traces of its world come out the same to the bit. "
+            "The record is therefore shown as current."))
     stale = record.stale_codes
     if stale:
         boxes.append(_admonition(
             "warning", "This record was made by other code",
             f"Parts of this record were made by science code {', '.join(stale)} (commit "
             f"{', '.join(sorted({html.escape(str(c))[:10] for c in parts['git_commit']}))}); the "
-            f"current code is {science_code_hash()}. A refactoring changes that hash as surely "
+            f"current code is {record.science_code}. A refactoring changes that hash as surely "
             "as a change of the science does, so the numbers may or may not differ from what the "
             "current code gives: check out that commit to reproduce them exactly, or re-record "
             "the figure to refresh them."))

@@ -15,6 +15,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -57,6 +58,16 @@ and the book read tables. All of them are left out, so that changing a verdict r
 throw away hours of training. ``config.py`` is left out too: every profile value a run uses
 (PPO, ISR, phase lengths, checkpoints, evaluation episodes) is itself part of the run's store
 key, so editing the ``quick`` profile does not make a paper-scale record stale."""
+
+WORLD_MODULES: dict[str, tuple[str, ...]] = {
+    "grid": ("gridworld", "envs", "social", "isr", "nets", "networks", "ppo", "experiments"),
+    "prosocial": ("gridworld", "prosocial", "social", "isr", "nets", "networks", "ppo",
+                  "experiments"),
+}
+"""The science modules a run of each world executes: the single-agent world of Figs. 1-6
+(PAPER.md §3) and the two-agent world of Fig. 7 (§7). A run's code hash covers only its own
+world's modules, so a change to the two-agent world leaves the records of Figs. 1-6 current,
+and a change to the single-agent world those of Fig. 7."""
 
 UNKNOWN = "unknown"
 NOT_INSTALLED = "not installed"
@@ -119,19 +130,37 @@ def git_state(package_dir: str | Path | None = None) -> tuple[str, bool | str]:
     return commit, (UNKNOWN if status is None else bool(status))
 
 
+def hash_modules(sources: Iterable[tuple[str, bytes]]) -> str:
+    """16 hex digits of the sha256 of named module sources, in the order given."""
+    digest = hashlib.sha256()
+    for name, source in sources:
+        digest.update(name.encode() + b"\0")
+        digest.update(source + b"\0")
+    return digest.hexdigest()[:16]
+
+
 @functools.cache
-def science_code_hash() -> str:
-    """Hash of the source of :data:`SCIENCE_MODULES`: 16 hex digits of a sha256.
+def science_code_hash(world: str | None = None) -> str:
+    """Hash of the source of the science modules a run of ``world`` executes
+    (:data:`WORLD_MODULES`): 16 hex digits of a sha256.
 
     It is part of every results-store key (``valint.experiments``), so a run cached before a
     change to, say, ``ppo.py`` is never reused by the changed code, and it is recorded with
     every run so that a page can say which code made a number.
+
+    Args:
+        world: ``grid`` or ``prosocial``; None hashes every module of :data:`SCIENCE_MODULES`,
+            the one code hash of the records made before each world had its own.
     """
-    digest = hashlib.sha256()
-    for name in SCIENCE_MODULES:
-        digest.update(name.encode() + b"\0")
-        digest.update((_PACKAGE_DIR / f"{name}.py").read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    if world is not None and world not in WORLD_MODULES:
+        raise ValueError(f"world must be one of {', '.join(WORLD_MODULES)}, got {world!r}")
+    modules = SCIENCE_MODULES if world is None else WORLD_MODULES[world]
+    return hash_modules((name, (_PACKAGE_DIR / f"{name}.py").read_bytes()) for name in modules)
+
+
+def science_codes() -> str:
+    """Every world's :func:`science_code_hash`, in words: ``grid <hash>, prosocial <hash>``."""
+    return ", ".join(f"{world} {science_code_hash(world)}" for world in WORLD_MODULES)
 
 
 class SameScience(NamedTuple):
@@ -152,9 +181,14 @@ class SameScience(NamedTuple):
     commit: str
     """A git commit whose science modules hash to ``same_as``."""
     changed: tuple[str, ...]
-    """The science modules whose source differs between the two (new modules included)."""
+    """The science modules of ``code``'s world whose source differs between the two (new
+    modules included)."""
     why: str
     """What the refactoring did."""
+    figures: tuple[str, ...] = ()
+    """The figures whose records the declaration carries over; empty: every figure. A change
+    can leave some figures' numbers unchanged and not others' (a rule that only Figs. 5 and 6
+    read, say), and only those figures' records are carried."""
 
 
 SAME_SCIENCE: tuple[SameScience, ...] = (
@@ -164,24 +198,38 @@ SAME_SCIENCE: tuple[SameScience, ...] = (
         commit="8aa9089abcd205da8370015dac75638be8165dfb",
         changed=("gridworld", "envs", "prosocial"),
         why="the egocentric view, the cell index and the auto-reset of both worlds moved into "
-        "valint.gridworld (issue 14)",
+        "valint.gridworld",
+    ),
+    SameScience(
+        code="f063b3f52506a1a7",
+        same_as="6dba8098d869de8d",
+        commit="de652ac0f344ad9c94b0d6a72917d8693c348424",
+        changed=("experiments",),
+        why="each world got its own code hash; the best phase-1 checkpoint is taken during the "
+        "rollout, from the weights that played the scored episodes (PAPER.md §6); a batch with "
+        "a run missing is trained whole on resume. Figs. 1, 3 and 4 never start from the best "
+        "checkpoint, and an uninterrupted batch trains as before",
+        figures=("fig1", "fig3", "fig4"),
     ),
 )
 """Every declared bit-identical refactoring of the science code, oldest first."""
 
 
-def same_science_codes(code: str | None = None) -> frozenset[str]:
+def same_science_codes(code: str, figure: str | None = None) -> frozenset[str]:
     """The science-code hashes declared to compute the same numbers as ``code`` (itself
     included), following :data:`SAME_SCIENCE` both ways and through chains of refactorings.
 
     Args:
-        code: a :func:`science_code_hash`; defaults to the current one.
+        code: a :func:`science_code_hash`.
+        figure: follow only the declarations that carry this figure's records (all when None).
     """
-    found = {science_code_hash() if code is None else code}
+    declared = [same for same in SAME_SCIENCE
+                if figure is None or not same.figures or figure in same.figures]
+    found = {code}
     grew = True
     while grew:
         grew = False
-        for same in SAME_SCIENCE:
+        for same in declared:
             if (same.code in found) != (same.same_as in found):
                 found |= {same.code, same.same_as}
                 grew = True
@@ -230,6 +278,7 @@ def _torch_threads() -> int | str:
 def provenance(
     *,
     profile: str,
+    science_code: str | None = None,
     config_key: str | None = None,
     wall_time_s: float | None = None,
     device: str | None = None,
@@ -238,14 +287,16 @@ def provenance(
 
     Args:
         profile: The config profile of the run (``"paper"``, ``"quick"`` or ``"smoke"``).
+        science_code: The :func:`science_code_hash` of the code that made the result; by
+            default every world's (:func:`science_codes`), for a result of no one world.
         config_key: The results-store key of the run's config (:func:`valint.store.config_key`).
         wall_time_s: Wall-clock time of the run, in seconds.
         device: Where the run was computed; defaults to :func:`default_device`.
 
     Returns:
         A flat JSON-able dict: ``profile``, ``config_key``, ``wall_time_s``,
-        ``timestamp_utc`` (ISO 8601), ``valint_version``, ``science_code``
-        (:func:`science_code_hash`), ``<package>_version`` for each of
+        ``timestamp_utc`` (ISO 8601), ``valint_version``, ``science_code``,
+        ``<package>_version`` for each of
         :data:`PACKAGES` (``"not installed"`` when absent), ``python_version``, ``platform``,
         ``git_commit`` and ``git_dirty`` (see :func:`git_state`), ``torch_num_threads`` and
         ``device``.
@@ -264,7 +315,7 @@ def provenance(
         "wall_time_s": None if wall_time_s is None else float(wall_time_s),
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "valint_version": __version__,
-        "science_code": science_code_hash(),
+        "science_code": science_codes() if science_code is None else science_code,
     }
     record.update((f"{name}_version", package_version(name)) for name in PACKAGES)
     record.update(

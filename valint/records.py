@@ -32,7 +32,7 @@ import pandas as pd
 from valint.claims import absent_combinations
 from valint.config import PAPER, check_choice
 from valint.figures import FIGURE_NAMES, figure_claims, spec_of
-from valint.provenance import provenance, same_science_codes, science_code_hash
+from valint.provenance import provenance, same_science_codes
 
 RECORDS_ROOT = Path(__file__).resolve().parent.parent / "records" / "paper"
 """Where the committed records live: ``records/paper/`` in the repository."""
@@ -70,7 +70,8 @@ def write_outputs(result: Any, out: Path) -> Path:
             runs.to_csv(work / RUNS_FILE, index=False)
         (work / "claims.json").write_text(
             json.dumps(result.claims.to_dict(orient="records"), indent=2) + "\n")
-        prov = provenance(profile=result.profile.name, wall_time_s=result.wall_time_s)
+        prov = provenance(profile=result.profile.name, science_code=spec_of(result.figure).science_code,
+                          wall_time_s=result.wall_time_s)
         prov |= {
             "figure": result.figure,
             "seeds": list(result.seeds),
@@ -118,17 +119,24 @@ class Record:
         return self.parts.empty
 
     @property
+    def science_code(self) -> str:
+        """The current code hash of the figure's runs (its world's science modules)."""
+        return spec_of(self.figure).science_code
+
+    @property
     def stale_codes(self) -> list[str]:
         """Science-code hashes of parts made by code that may compute other numbers than the
-        current code: neither the current code nor declared the same (``SAME_SCIENCE``)."""
-        same = same_science_codes()
+        current code of the figure's world: neither that code nor declared the same for this
+        figure (``SAME_SCIENCE``)."""
+        same = same_science_codes(self.science_code, self.figure)
         return sorted({c for c in self.parts["science_code"] if c not in same})
 
     @property
     def carried_codes(self) -> list[str]:
         """Science-code hashes of parts made by earlier code that is declared to compute the
-        same numbers as the current code (``valint.provenance.SAME_SCIENCE``)."""
-        current, same = science_code_hash(), same_science_codes()
+        same numbers of this figure as the current code (``valint.provenance.SAME_SCIENCE``)."""
+        current = self.science_code
+        same = same_science_codes(current, self.figure)
         return sorted({c for c in self.parts["science_code"] if c in same and c != current})
 
     def claims(self) -> pd.DataFrame:
