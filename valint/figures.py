@@ -598,3 +598,28 @@ def fig7_robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"sixth {k}" for k in wide.columns]
     wide["change"] = wide.iloc[:, -1] - wide.iloc[:, 0]
     return wide.reset_index()
+
+
+def fig7_random_learner(n_copies: int = 100, episodes: int = 100) -> pd.DataFrame:
+    """How often a uniformly random learner helps in each layout rule of the two-agent world,
+    beside the level of the authors' world (PAPER.md §7).
+
+    Args:
+        n_copies: world copies, each its own seed.
+        episodes: episodes per copy (the default gives 10,000 episodes per rule).
+
+    Returns:
+        One row per layout rule: layout_rule, episodes, mean, ci_low, ci_high (95 %, normal
+        approximation over episodes, which are independent draws of the world), authors_low,
+        authors_high (:data:`valint.prosocial.AUTHORS_RANDOM_LEARNER`).
+    """
+    from valint.prosocial import AUTHORS_RANDOM_LEARNER, random_learner_episodes
+
+    rows = []
+    for rule in LAYOUT_RULES:
+        goals = random_learner_episodes(rule, n_copies=n_copies, episodes=episodes).ravel()
+        half = 1.96 * goals.std(ddof=1) / np.sqrt(goals.size)
+        rows.append({"layout_rule": rule, "episodes": goals.size, "mean": goals.mean(),
+                     "ci_low": goals.mean() - half, "ci_high": goals.mean() + half,
+                     "authors_low": AUTHORS_RANDOM_LEARNER[0], "authors_high": AUTHORS_RANDOM_LEARNER[1]})
+    return pd.DataFrame(rows)

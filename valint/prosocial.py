@@ -216,12 +216,30 @@ def _flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         reach = grown
 
 
-def _corridor_wall_masks() -> np.ndarray:
-    """All interior wall sets of 8 cells that form a connected corridor maze.
+_CORNER_CELLS = _wall_mask([(1, 1), (INTERIOR_SIZE, 1), (1, INTERIOR_SIZE), (INTERIOR_SIZE, INTERIOR_SIZE)])
+"""The interior cells in a corner of the grid: a wall there makes a 2x2 window of the outer
+ring all wall."""
+_BORDER_PAIRS = tuple(
+    _wall_mask(pair)
+    for k in range(1, INTERIOR_SIZE)
+    for edge in (1, INTERIOR_SIZE)
+    for pair in (((k, edge), (k + 1, edge)), ((edge, k), (edge, k + 1)))
+)
+"""Neighbouring interior cells along the border: walls on both make a 2x2 window of the outer
+ring all wall."""
 
-    Rows of the interior are 5-bit wall masks, built up row by row; a new row must not form,
-    with the row above, a 2x2 block that is all free, all wall or a checkerboard. The
-    complete sets are then kept if their free cells are connected.
+
+def _corridor_wall_masks() -> np.ndarray:
+    """All interior wall sets of 8 cells that form a connected corridor maze (PAPER.md §7).
+
+    The 2x2 rule holds on every 2x2 window of the 7x7 grid, the outer wall ring included: no
+    window is all wall, no window of the interior is all free, none is a checkerboard. Rows of
+    the interior are 5-bit wall masks, built up row by row; a new row must not form, with the
+    row above, a 2x2 block that is all free, all wall or a checkerboard. The windows that hold
+    part of the outer ring can only break the rule by being all wall (their ring cells are
+    walls, so they are never all free nor a checkerboard): a wall in a corner cell of the
+    interior, or two neighbouring walls along the border. Those sets are dropped, and the
+    rest kept if their free cells are connected.
     """
     rows = np.arange(1 << INTERIOR_SIZE)
     row_bits = (rows[:, None] >> np.arange(INTERIOR_SIZE)) & 1
@@ -244,6 +262,10 @@ def _corridor_wall_masks() -> np.ndarray:
         prefixes, prefix_walls = prefixes[keep], prefix_walls[keep]
     prefixes = prefixes[prefix_walls == N_INTERIOR_WALLS].astype(np.int64)
     walls = (prefixes << (INTERIOR_SIZE * np.arange(INTERIOR_SIZE))).sum(axis=1)
+    on_ring = (walls & _CORNER_CELLS) != 0
+    for pair in _BORDER_PAIRS:
+        on_ring |= (walls & pair) == pair
+    walls = walls[~on_ring]
     free = ~walls & _FULL_MASK
     connected = _flood(free & -free, free) == free
     return np.sort(walls[connected])
@@ -300,7 +322,8 @@ def prosocial_mazes() -> ProsocialMazes:
     """Enumerate every valid prosocial maze once (cached), PAPER.md §7, Fig. 7.
 
     A maze is valid when its 8 interior walls form a connected corridor maze (free interior
-    cells connected; no 2x2 interior block all free, all wall or a checkerboard) and it has
+    cells connected; no 2x2 window of the 7x7 grid, the outer ring included, all wall, no 2x2
+    block of the interior all free, none a checkerboard; such a maze has no loop) and it has
     at least one valid structure. A structure is a ball cell, a partner side and a goal side:
     the ball sits on a cell of highest degree in the BFS spanning tree of the free cells
     (every cell of that degree is a candidate). The tree is rooted at the first free cell in
@@ -312,7 +335,7 @@ def prosocial_mazes() -> ProsocialMazes:
     directions (0..3) from the ball into the partner side and into the goal side.
 
     Returns:
-        The table of mazes and structures; 2,919 mazes with 11,828 structures.
+        The table of mazes and structures; 854 mazes with 5,276 structures.
     """
     wall_masks = _corridor_wall_masks()
     free_masks = ~wall_masks & _FULL_MASK
@@ -435,20 +458,18 @@ def sample_prosocial_layout(
     """Draw one layout of the prosocial world (PAPER.md §7, Fig. 7).
 
     With the world's order draws (`ProsocialEnv`), the only use of randomness of the world.
-    Both rules pick the maze uniformly among the 2,919 of `prosocial_mazes` and draw every
+    Both rules pick the maze uniformly among those of `prosocial_mazes` and draw every
     choice uniformly, cells in row-major order; directions come last, ``rng.integers(4)`` for
     the partner's, then for the learner's.
 
-    ``authors`` (the authors' code, the default): ``rng.integers(n_mazes)`` picks the maze,
-    ``rng.integers(k)`` one of its k junctions for the ball, and a fair coin
-    ``rng.integers(2)`` (0: the first part) the part of the partner (`AuthorsLayouts`). If that
-    part or the other holds no leaf of the spanning tree, or the maze has fewer than three
-    leaves, these three draws are repeated. Then the partner starts on a leaf of its part, the
-    goal is a leaf of the other part and the learner a leaf of the goal's part other than the
-    goal. Where the goal is its part's only leaf, a case PAPER.md §7 does not settle, the
-    learner takes another leaf of the partner's part: this project's choice, the one that
-    reproduces the frequencies issue 12 measured on the authors' rule (the learner shares the
-    goal's component in about half the layouts, and starts next to the ball in about 12 %).
+    ``authors`` (the authors' generator, the default): ``rng.integers(n_mazes)`` picks the
+    maze, ``rng.integers(k)`` one of its k junctions for the ball, and a fair coin
+    ``rng.integers(2)`` (0: the first part) the part of the partner (`AuthorsLayouts`). The
+    partner starts on a leaf of its part, the goal is a leaf of the other part and the learner
+    a leaf of the goal's part other than the goal. A draw whose partner part has no leaf, or
+    whose goal part has fewer than two (no leaf left for the learner), is one on which the
+    authors' generator fails: it is discarded and the three draws are repeated, so the learner
+    always starts on the goal's side of the ball.
 
     ``goal-branch`` (this project's earlier reading): ``rng.integers(n_mazes)`` picks the
     maze; ``rng.integers(k)`` one of its k structures (ball, partner side, goal side, see
@@ -497,12 +518,11 @@ def _draw_authors(rng: np.random.Generator) -> tuple[int, _Cell, _Cell, _Cell, _
         leaves = int(table.leaves[maze])
         partner_cells = _mask_cells(parts[0] & leaves)
         goal_cells = _mask_cells(parts[1] & leaves)
-        if partner_cells and goal_cells and leaves.bit_count() >= 3:
+        if partner_cells and len(goal_cells) >= 2:
             break
-    partner_pos = partner_cells.pop(int(rng.integers(len(partner_cells))))
+    partner_pos = partner_cells[int(rng.integers(len(partner_cells)))]
     goal = goal_cells.pop(int(rng.integers(len(goal_cells))))
-    learner_cells = goal_cells or partner_cells
-    learner_pos = learner_cells[int(rng.integers(len(learner_cells)))]
+    learner_pos = goal_cells[int(rng.integers(len(goal_cells)))]
     return maze, _bit_cell(int(table.ball[junction])), partner_pos, goal, learner_pos
 
 
@@ -657,16 +677,15 @@ class ProsocialEnv(MiniGridEnv):
     ## Description
 
     The two-agent world of Fig. 7 (PAPER.md §7). A 7x7 grid with a wall border holds a
-    corridor maze of exactly 8 interior walls (free cells connected; no 2x2 interior block
-    all free, all wall or a checkerboard). A **ball** (yellow) sits on a junction. A scripted
+    corridor maze of exactly 8 interior walls (free cells connected; no 2x2 window of the grid,
+    the outer ring included, all wall, none of the interior all free, none a checkerboard). A **ball** (yellow) sits on a junction. A scripted
     **partner** (blue triangle) starts on one side of the ball and walks the shortest path
     to its **goal** (green) on the other side; the ball blocks the only way through. The
     partner treats only walls as obstacles, so it bumps into the ball until the **learner**
     (red triangle) picks the ball up: helping is clearing the ball so the partner can pass.
-    Layouts come from `sample_prosocial_layout`, uniform over the 2,919 valid mazes, with
-    the authors' placement rule by default (the learner shares the goal's component in about
-    half the layouts, and starts next to the ball in about 12 %) or ``goal-branch`` (the
-    learner always on the goal's branch). The partner is a MiniGrid object (`Partner`), so
+    Layouts come from `sample_prosocial_layout`, over the 854 valid mazes, with the authors'
+    placement rule by default (the learner on a leaf of the goal's side of the ball, on any
+    branch of it) or ``goal-branch`` (the learner always on the goal's own branch). The partner is a MiniGrid object (`Partner`), so
     MiniGrid's renderer draws it next to the learner; `render` shows the whole grid without
     the view highlight, since the learner sees all of it.
 
@@ -1104,12 +1123,19 @@ class ProsocialBatch:
         return view_position(self._learner_pos[idx], self._learner_dir[idx], self._partner_pos[idx])
 
 
-def random_learner_partner_goals(
-    layout_rule: str = "authors", *, n_copies: int = 50, episodes: int = 20, seed: int = 0
-) -> float:
-    """Partner goals per episode when the learner acts uniformly at random (PAPER.md §7).
+AUTHORS_RANDOM_LEARNER = (0.337, 0.347)
+"""Partner goals per episode of a uniformly random learner in the authors' world: the range
+an independent re-implementation of their generator, step and scripted partner measured over
+16,000 episodes (PAPER.md §7; the authors report no such number)."""
 
-    The level an untrained learner starts from, against which learning to help is judged.
+
+def random_learner_episodes(
+    layout_rule: str = "authors", *, n_copies: int = 50, episodes: int = 20, seed: int = 0
+) -> np.ndarray:
+    """Partner goals in each episode of a learner that acts uniformly at random (PAPER.md §7).
+
+    The level an untrained learner starts from, against which learning to help is judged;
+    the authors' world gives about 0.34 per episode.
 
     Args:
         layout_rule: ``authors`` or ``goal-branch``.
@@ -1118,12 +1144,21 @@ def random_learner_partner_goals(
         seed: picks the world seeds and the learner's actions.
 
     Returns:
-        The mean over all ``n_copies * episodes`` episodes.
+        (n_copies, episodes) int: the partner's goals in each episode of each copy.
     """
     world = ProsocialBatch(range(seed * n_copies, (seed + 1) * n_copies), layout_rule=layout_rule)
     world.reset()
     actions = np.random.default_rng(seed)
-    goals = 0
-    for _ in range(episodes * MAX_STEPS):
-        goals += int(world.step(actions.integers(N_ACTIONS, size=n_copies)).goal_reached.sum())
-    return goals / (n_copies * episodes)
+    goals = np.zeros((n_copies, episodes), dtype=np.int64)
+    for step in range(episodes * MAX_STEPS):
+        reached = world.step(actions.integers(N_ACTIONS, size=n_copies)).goal_reached
+        goals[:, step // MAX_STEPS] += reached
+    return goals
+
+
+def random_learner_partner_goals(
+    layout_rule: str = "authors", *, n_copies: int = 50, episodes: int = 20, seed: int = 0
+) -> float:
+    """Mean partner goals per episode of a uniformly random learner (`random_learner_episodes`)."""
+    return float(random_learner_episodes(
+        layout_rule, n_copies=n_copies, episodes=episodes, seed=seed).mean())
