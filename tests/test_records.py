@@ -134,6 +134,22 @@ def test_the_report_headline_does_not_count_a_claim_no_part_can_measure_yet():
         "in layouts x.")
 
 
+def test_the_report_headline_names_records_made_by_earlier_science_code():
+    from valint import pages
+
+    recorded = pd.DataFrame([
+        {"claim_id": "fig1_none_unlearns", "figure": "fig1", "verdict": "holds", "n_seeds": 10,
+         "missing": "", "stale": False},
+        {"claim_id": "fig6_reward_hacking", "figure": "fig6", "verdict": "holds", "n_seeds": 10,
+         "missing": "", "stale": True},
+    ])
+    summary = pages.paper_scale_summary(recorded)
+    assert summary.endswith("The records of fig6 were made by earlier science code that computes other "
+                            "numbers than the current code; their verdicts stand for that code until the "
+                            "figures are re-recorded.")
+    assert "fig1 were made" not in summary
+
+
 def test_an_interrupted_write_leaves_no_part(tmp_path, monkeypatch):
     class Exploding:
         figure, seeds, params, wall_time_s = "fig1", (0,), {}, 1.0

@@ -463,6 +463,11 @@ def paper_scale_summary(recorded: pd.DataFrame) -> str:
     if incomplete:
         text += (f" The records of {', '.join(incomplete)} are not complete yet; their verdicts "
                  "rest on what is recorded so far.")
+    stale = sorted(set(unique.loc[unique["stale"].astype(bool), "figure"])) if "stale" in unique else []
+    if stale:
+        text += (f" The records of {', '.join(stale)} were made by earlier science code that "
+                 "computes other numbers than the current code; their verdicts stand for that "
+                 "code until the figures are re-recorded.")
     if len(unmeasured):
         more = "1 more claim" if len(unmeasured) == 1 else f"{len(unmeasured)} more claims"
         verb, pronoun = ("has", "it") if len(unmeasured) == 1 else ("have", "them")
