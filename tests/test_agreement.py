@@ -381,8 +381,9 @@ def test_agreement_chapter_is_registered_after_the_figures_and_before_the_report
 
 @pytest.mark.slow
 def test_statistics_and_agreement_chapters_run_in_a_clone_with_nothing_beside_it(tmp_path):
-    """Copy the package, the chapters and the records into an empty folder, so that no
-    ``../shared/`` exists beside the copy, and execute both chapters there with papermill."""
+    """Copy the package, the chapters and the records into an empty folder, so that no folder
+    of the authors' numbers exists beside the copy, and execute both chapters there with
+    papermill."""
     papermill = pytest.importorskip("papermill")
     clone = tmp_path / "clone"
     for folder in ("valint", "notebooks", "records"):
@@ -434,3 +435,13 @@ def _glued(path: Path) -> dict[str, object]:
                 except (ValueError, SyntaxError):
                     values[name] = text
     return values
+
+
+def test_report_gains_a_computed_line_per_figure():
+    notebook = nbformat.read(REPO / "notebooks" / "report.ipynb", as_version=4)
+    cells = [c for c in notebook.cells if c.cell_type == "code"
+             and "agreement.report_lines(" in c.source]
+    assert len(cells) == 1
+    assert "agreement.recorded_values()" in cells[0].source
+    headings = [c.source.splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"]
+    assert "## Agreement with the original numbers" in headings
