@@ -445,3 +445,20 @@ def test_report_gains_a_computed_line_per_figure():
     assert "agreement.recorded_values()" in cells[0].source
     headings = [c.source.splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"]
     assert "## Agreement with the original numbers" in headings
+
+
+@pytest.mark.slow
+def test_a_built_wheel_carries_the_authors_numbers(tmp_path):
+    """An installed copy has the shipped CSVs and their source note (package data)."""
+    import zipfile
+
+    source = tmp_path / "source"
+    source.mkdir()
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path / "wheel"), str(source)], check=True)
+    names = zipfile.ZipFile(next((tmp_path / "wheel").glob("valint-*.whl"))).namelist()
+    for file in [*pages.AUTHORS_FILES.values(), "SOURCE.md"]:
+        assert f"valint/data/authors/{file}" in names
