@@ -365,6 +365,19 @@ def test_agreement_chapter_glues_every_agrees_and_differs():
     assert agreement.MARGIN_FRACTION == ClaimRules().ood_margin
 
 
+def test_agreement_module_imports_no_science_module():
+    """valint.agreement reads records and tables; it never reaches the worlds, PPO or the ISR."""
+    tree = ast.parse((REPO / "valint" / "agreement.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("valint"):
+            imported |= {node.module} if node.module != "valint" else {
+                f"valint.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names if a.name.startswith("valint")}
+    assert imported == {"valint.stats", "valint.records", "valint.pages", "valint.provenance"}
+
+
 def test_agreement_chapter_is_registered_after_the_figures_and_before_the_report():
     order = pages.NOTEBOOK_ORDER
     assert order.index("fig7") < order.index("statistics") < order.index("agreement") \
