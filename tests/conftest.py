@@ -1,31 +1,24 @@
 """Shared test helpers: the authors' per-seed reference data (PAPER.md §10).
 
-The CSVs live beside the repository in ``../shared/paper/`` (or where ``VALINT_PAPER_DATA``
-points) and are never copied into it. Without them the tests that need them skip, except when
-``VALINT_REQUIRE_PAPER_DATA=1`` (set by ``.ci/run`` whenever it finds the folder): then a
-missing file is a failure, so a wrong path cannot turn these tests into silent skips.
+The CSVs ship inside the package (``valint/data/authors/``, read by
+``valint.pages.authors_per_seed``), so the tests that read them always run.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
-import pytest
 
+from valint import pages
 
-def paper_data_dir() -> Path:
-    """Where the authors' per-seed CSVs are looked for."""
-    configured = os.environ.get("VALINT_PAPER_DATA")
-    return Path(configured) if configured else Path(__file__).parents[2] / "shared" / "paper"
+_FIGURES = {file: figure for figure, file in pages.AUTHORS_FILES.items()}
 
 
 def authors_csv(name: str) -> pd.DataFrame:
-    """One of the authors' per-seed CSVs, ``replicate`` used as ``seed``; skips when absent."""
-    path = paper_data_dir() / name
-    if not path.exists():
-        message = f"authors' reference data not available at {path}"
-        if os.environ.get("VALINT_REQUIRE_PAPER_DATA") == "1":
-            pytest.fail(f"{message}, and VALINT_REQUIRE_PAPER_DATA=1 requires it")
-        pytest.skip(message)
-    return pd.read_csv(path).rename(columns={"replicate": "seed"})
+    """One of the authors' shipped per-seed CSVs, with ``replicate`` copied into ``seed``.
+
+    The copy is for tests of code that needs a ``seed`` column, which use the authors' numbers
+    as a realistic fixture. ``replicate`` is a list position, not a seed (PAPER.md §8): a paired
+    or seed-clustered result on this frame is a number about the code, never about the authors'
+    experiment, and the book shows none (tests/test_agreement.py shuffles the positions).
+    """
+    frame = pages.authors_per_seed(_FIGURES[name])
+    return frame.assign(seed=frame["replicate"]).drop(columns="replicate")

@@ -208,7 +208,9 @@ def test_claims_fig5_on_authors_data_two_claims_sound_and_as_published():
     ledger = claims.claims_fig5({"ood": authors_csv("fig5_authors_per_seed.csv")},
                                 profile="authors")
     check_ledger(ledger, "authors")
-    # Pooled over the layouts, paired by seed, the ISR is 0.044 below the oracle (t(9) = -2.88);
+    # The authors' numbers as a fixture of the ledger's code, their list positions standing in
+    # for seeds (the book analyses their data unpaired only; tests/test_agreement.py).
+    # Pooled over the layouts, paired by "seed", the ISR is 0.044 below the oracle (t(9) = -2.88);
     # its 90 % CI (-0.072 to -0.016) is not inside the margin of 0.058: not equal, not shown to
     # differ by more than the margin.
     assert verdicts(ledger) == {"fig5_isr_gt_frozen": "holds",

@@ -120,7 +120,8 @@ def test_mixed_model_condition_layout_on_authors_data_matches_a_direct_fit():
         assert got["df"] == 9  # ten seeds: t on seeds - 1
         assert got["p_value"] == pytest.approx(2 * sps.t.sf(abs(estimate / se), 9), rel=1e-9)
     # With the seed x condition component the balanced design gives the paired t of the
-    # seeds' layout-averaged contrasts (t(9) = -7.39 and -2.88 on the authors' data).
+    # seeds' layout-averaged contrasts (t(9) = -7.39 and -2.88 on this fixture, whose "seeds" are
+    # the authors' list positions: numbers about the code, not about their experiment).
     paired = stats.seed_contrast_tests(data)
     np.testing.assert_allclose(mixed["statistic"], paired["statistic"], rtol=1e-3)
     assert row(paired, "frozen - isr")["statistic"] == pytest.approx(-7.39, abs=0.005)

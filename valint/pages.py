@@ -14,8 +14,9 @@ Environment variables read here (``valint.book`` sets them for the chapters it e
     the book's source tree (the repository root).
 ``VALINT_BOOK_GENERATED``
     where executed notebooks, claims and build times go; default ``<source>/book/generated``.
-``VALINT_PAPER_DATA``
-    the authors' per-seed CSVs (PAPER.md §10); default ``shared/paper/`` beside the repository.
+
+The authors' per-seed numbers of Figs. 3b, 4b and 5 (PAPER.md §10) ship inside the package, in
+``valint/data/authors/`` (:data:`AUTHORS_DATA_DIR`, read by :func:`authors_per_seed`).
 """
 from __future__ import annotations
 
@@ -34,11 +35,12 @@ from valint.config import PROFILE_NAMES
 
 
 NOTEBOOK_ORDER: tuple[str, ...] = (
-    "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "statistics", "report", "rerun",
-    "teaching",
+    "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "statistics", "agreement", "report",
+    "rerun", "teaching",
 )
-"""The chapters, in the order they are executed. ``report``, ``rerun`` and ``teaching`` come
-last because they read what the others wrote (claims, build times)."""
+"""The chapters, in the order they are executed. ``agreement`` (our paper-scale records beside
+the authors' numbers) follows the figure chapters and the statistics; ``report``, ``rerun``
+and ``teaching`` come last because they read what the others wrote (claims, build times)."""
 
 BUILD_TIME_COLUMNS: tuple[str, ...] = (
     "notebook", "profile", "wall_time_s", "cores", "load_avg_1min", "store_entries_before",
@@ -57,6 +59,17 @@ TEXT_COLUMNS: tuple[str, ...] = ("paper", "as_published", "measured", "margin", 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The source tree this package was imported from; the default book source."""
+
+AUTHORS_DATA_DIR = Path(__file__).resolve().parent / "data" / "authors"
+"""The authors' per-seed numbers of Figs. 3b, 4b and 5 (PAPER.md §10), shipped as package data
+with their source note ``SOURCE.md``."""
+
+AUTHORS_FILES: dict[str, str] = {
+    "fig3b": "fig3b_authors_per_seed.csv",
+    "fig4b": "fig4b_authors_per_seed.csv",
+    "fig5": "fig5_authors_per_seed.csv",
+}
+"""The shipped CSV of each figure for which the authors published per-seed numbers."""
 
 _VERDICT_COLOURS: dict[str, str] = {
     "holds": "background-color: #d9f2d9",
@@ -91,11 +104,30 @@ def generated_dir() -> Path:
     return Path(configured) if configured else source_root() / "book" / "generated"
 
 
-def paper_data_dir() -> Path:
-    """Where the authors' per-seed CSVs are read from (PAPER.md §10): ``$VALINT_PAPER_DATA``
-    when set, else ``shared/paper/`` beside the repository. They are never copied into it."""
-    configured = os.environ.get("VALINT_PAPER_DATA")
-    return Path(configured) if configured else source_root() / ".." / "shared" / "paper"
+def authors_per_seed(figure: str) -> pd.DataFrame:
+    """The authors' published per-seed numbers of one figure, as shipped with the package.
+
+    Read from ``valint/data/authors/`` (:data:`AUTHORS_FILES`; the source note ``SOURCE.md``
+    beside them names the paper and the release they were read from, PAPER.md §10). The frame
+    is the CSV as shipped: conditions as the authors labelled them ("Frozen", "ISR", "Oracle";
+    ``valint.stats`` compares labels case-insensitively) and the column ``replicate``, a
+    position in the authors' list and **not a seed** (PAPER.md §8). It deliberately has no
+    ``seed`` column, so that no function that pairs or clusters by seed can be called on it:
+    the authors' numbers are analysed unpaired.
+
+    Args:
+        figure: ``"fig3b"``, ``"fig4b"`` or ``"fig5"``.
+
+    Returns:
+        Fig. 3b: ``isr_train_transitions, replicate, isr_test_mse``; Fig. 4b: ``condition,
+        replicate, ood_reward``; Fig. 5: ``layout, condition, replicate, ood_reward``.
+    """
+    if figure not in AUTHORS_FILES:
+        raise ValueError(f"the authors published per-seed numbers for {', '.join(AUTHORS_FILES)}"
+                         f" only; got {figure!r}")
+    frame = pd.read_csv(AUTHORS_DATA_DIR / AUTHORS_FILES[figure])
+    assert "seed" not in frame.columns, "the authors' lists carry no seed identity (PAPER.md §8)"
+    return frame
 
 
 def save_claims(claims: pd.DataFrame, figure: str) -> Path:

@@ -555,6 +555,59 @@ def plot_fig5(ood: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     return fig
 
 
+def plot_agreement(agreement: pd.DataFrame, *, axes: Sequence[Axes] | None = None) -> Figure:
+    """Forest plot of ours − the authors' per cell, in % of the authors' mean, one panel per figure.
+
+    Each cell (a row of ``valint.agreement.agreement_table``): the difference of means as a dot,
+    its 95 % Welch interval as a thin line and its 90 % interval (the one TOST reads) as a thick
+    line, all divided by the authors' mean; the grey band is the equivalence margin. A cell is
+    shown equivalent when its thick line lies inside the band, and differs (before Holm's
+    correction) when its thin line misses zero. Panels have their own scales: Fig. 3b's MSE
+    differences are far larger, relative to the authors' means, than the rewards'.
+
+    Args:
+        agreement: ``valint.agreement.agreement_table`` (figure, cell, difference, ci_low,
+            ci_high, eq_ci_low, eq_ci_high, mean_authors, margin_pct, verdict).
+        axes: One axis per figure of the table; a new figure when ``None``.
+
+    Returns:
+        The figure holding the panels.
+    """
+    _require_columns(agreement, ["figure", "cell", "difference", "ci_low", "ci_high", "eq_ci_low",
+                                 "eq_ci_high", "mean_authors", "margin_pct", "verdict"],
+                     "agreement")
+    figures = list(dict.fromkeys(agreement["figure"]))
+    sizes = [int((agreement["figure"] == f).sum()) for f in figures]
+    if axes is None:
+        fig, axes = plt.subplots(len(figures), 1, figsize=(7.0, 0.32 * sum(sizes) + 1.2 * len(figures)),
+                                 height_ratios=[n + 1.5 for n in sizes], layout="constrained",
+                                 squeeze=False)
+        axes = list(axes[:, 0])
+    fig = axes[0].get_figure()
+    for ax, figure in zip(axes, figures):
+        rows = agreement[agreement["figure"] == figure].reset_index(drop=True)
+        scale = 100 / rows["mean_authors"].abs().to_numpy()
+        y = np.arange(len(rows))[::-1]
+        margin = float(rows["margin_pct"].iloc[0])
+        ax.axvspan(-margin, margin, color="0.88", zorder=0,
+                   label=f"±{margin:.0f} % of the authors' mean")
+        ax.axvline(0, color="0.4", lw=0.8, zorder=1)
+        colours = np.where(rows["verdict"] == "differs", COLOURS["isr"], "0.15")
+        ax.hlines(y, rows["ci_low"] * scale, rows["ci_high"] * scale, colors=colours, lw=1.0,
+                  zorder=2, label="95 % CI")
+        ax.hlines(y, rows["eq_ci_low"] * scale, rows["eq_ci_high"] * scale, colors=colours,
+                  lw=3.2, zorder=3, label="90 % CI (TOST)")
+        ax.scatter(rows["difference"] * scale, y, color=colours, s=18, zorder=4)
+        ax.set_yticks(y, rows["cell"])
+        ax.set_ylim(-0.8, len(rows) - 0.2)
+        ax.set_title(f"Figure {figure}", loc="left", fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[-1].set_xlabel("Ours − authors' mean, % of the authors' mean")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, frameon=False, loc="outside upper center", ncols=3, fontsize=8)
+    return fig
+
+
 def plot_fig6(curves: pd.DataFrame, *, smoothing: Smoothing = 0.8,
               axes: Sequence[Axes] | None = None) -> Figure:
     """Fig. 6: reward hacking on an under-trained ISR in the "x" layout, after the caregiver left.

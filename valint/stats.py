@@ -21,6 +21,8 @@ The functions by figure:
   :func:`mixed_model_condition_layout` (random seed and seed x condition effects, t on
   seeds - 1 df) and :func:`per_layout_t_tests` (paired) with :func:`holm_correction`.
 - Claims of no difference: :func:`equivalence_test` (two one-sided tests within a margin).
+- Two independent sets of runs (ours against the authors', ``valint.agreement``):
+  :func:`welch_t_test`.
 - Fig. 3a / 3b: :func:`isr_train_test_gap_test`, :func:`data_size_summary`,
   :func:`data_size_seed_slopes` (the test) and :func:`data_size_slope` (pooled, descriptive).
 - Figs. 1b, 4a, 6, 7: :func:`phase_window_means`, :func:`phase_window_test`,
@@ -291,6 +293,36 @@ def paired_t_tests_by_group(
                             confidence=confidence)
         parts.append(rows.assign(group=order))
     return pd.concat(parts).sort_values("group").reset_index(drop=True)
+
+
+def welch_t_test(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    *,
+    contrast: str = "a - b",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Two-sample Welch t-test of mean(x) - mean(y) for two independent samples.
+
+    The unpaired test for two sets of runs that share nothing, such as this project's seeds and
+    the authors' per-seed numbers, whose list positions carry no seed identity (PAPER.md §8,
+    §10). Welch's test (unequal variances, Welch-Satterthwaite degrees of freedom) is used
+    because the two runs need not have the same spread.
+
+    Args:
+        x, y: The two samples (at least two values each for a test).
+        contrast: The label of the contrast ``x - y``.
+        confidence: Level of the confidence interval of the difference.
+
+    Returns:
+        One row: :data:`RESULT_COLUMNS` plus ``mean_a``, ``mean_b``, ``n_a``, ``n_b``.
+    """
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    row = {"contrast": contrast, **_two_sample(a, b, equal_var=False, confidence=confidence),
+           "method": "two-sample Welch t-test (unequal variances), unpaired, two-sided",
+           "mean_a": float(np.mean(a)) if len(a) else math.nan,
+           "mean_b": float(np.mean(b)) if len(b) else math.nan, "n_a": len(a), "n_b": len(b)}
+    return pd.DataFrame([row], columns=[*RESULT_COLUMNS, "mean_a", "mean_b", "n_a", "n_b"])
 
 
 def holm_correction(
