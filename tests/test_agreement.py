@@ -327,6 +327,18 @@ def test_protocol_differences_follow_the_code_that_made_the_record():
     assert set(current["figure"]) == {"3b", "4b", "5", "7"}
 
 
+def test_a_fig5_record_of_the_fixed_code_is_not_taken_for_the_late_checkpoint():
+    """The grid code that fixed the checkpoint is declared the same as the earlier code for
+    Figs. 1, 3 and 4 only (``provenance.SAME_SCIENCE``): a Fig. 5 record made by it does not
+    have the late checkpoint, while a Fig. 4 record made by it still counts as the earlier code."""
+    from valint.provenance import science_code_hash
+
+    fixed = science_code_hash("grid")
+    rows = agreement.protocol_differences({"fig5": {fixed}, "fig4": {fixed}})
+    late = rows[rows["difference"].str.contains("one PPO update late")].iloc[0]
+    assert "later than the code known to have it" in late["status"]
+
+
 def test_initial_policy_level_averages_the_first_rollout_per_seed():
     curves = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "condition": "oracle", "phase": 1,
                            "episode": [1, 2, 3, 1, 2, 3], "env_steps": [1000, 2000, 3000] * 2,
@@ -334,9 +346,14 @@ def test_initial_policy_level_averages_the_first_rollout_per_seed():
     level = agreement.initial_policy_level(curves).iloc[0]
     assert level["level"] == pytest.approx(0.25) and level["episodes"] == 4
     assert level["n_seeds"] == 2
-    table = agreement.uncompared_figures(agreement.initial_policy_level(curves))
+    random_level = pd.DataFrame([{"layout_rule": "authors", "episodes": 10_000, "mean": 0.351,
+                                  "ci_low": 0.339, "ci_high": 0.363, "authors_low": 0.337,
+                                  "authors_high": 0.347}])
+    table = agreement.uncompared_figures(random_level, agreement.initial_policy_level(curves))
     assert list(table["figure"]) == ["1b", "3a", "4a", "6", "7"]
-    assert "0.34" in table.set_index("figure").loc["7", "comparable"]
+    fig7 = table.set_index("figure").loc["7", "comparable"]
+    assert "0.351 (95 % CI 0.339 to 0.363, 10,000 episodes)" in fig7 and "0.337 to 0.347" in fig7
+    assert "0.25" in fig7
 
 
 def test_plot_agreement_draws_one_panel_per_figure_with_the_margin_band():

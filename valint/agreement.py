@@ -63,10 +63,6 @@ FIRST_ROLLOUT_STEPS = 2_048
 """Steps of the first PPO rollout (PAPER.md §4): the episodes a learner plays before its first
 update, with its initial policy."""
 
-AUTHORS_RANDOM_LEARNER_FIG7 = 0.34
-"""Partner goals per episode of a uniformly random learner in the authors' two-agent world
-(PAPER.md §7: an independent re-implementation of their generator, 0.337–0.347; the authors
-report no such number)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,7 +476,7 @@ def protocol_differences(record_codes: Mapping[str, set[str] | frozenset[str]]) 
         elif diff.known_in is None:
             status = "in every record: a decision of this project, not a defect"
         else:
-            known = frozenset().union(*(same_science_codes(c) for c in diff.known_in))
+            known = frozenset().union(*(same_science_codes(c, diff.record) for c in diff.known_in))
             has = [c for c in codes if c in known]
             if len(has) == len(codes):
                 status = (f"in the committed record: made by science code {', '.join(codes)}, "
@@ -511,7 +507,7 @@ def initial_policy_level(curves: pd.DataFrame, *, value: str = "partner_goals_pe
     The episodes of phase 1 within the first rollout (``env_steps <= steps``) are played before
     the first PPO update, by the freshly initialised policy. That policy is not uniform, so its
     level is only a rough counterpart of the random-learner level of PAPER.md §7
-    (:data:`AUTHORS_RANDOM_LEARNER_FIG7`); it is the closest number a Fig. 7 record holds.
+    (``valint.figures.fig7_random_learner``); it is the closest number a Fig. 7 record holds.
 
     Args:
         curves: the Fig. 7 ``curves`` table (docs/CONTRACTS.md).
@@ -532,10 +528,14 @@ def initial_policy_level(curves: pd.DataFrame, *, value: str = "partner_goals_pe
                           "ci_low": level - half, "ci_high": level + half}])
 
 
-def uncompared_figures(fig7_level: pd.DataFrame | None = None) -> pd.DataFrame:
+def uncompared_figures(random_level: pd.DataFrame,
+                       fig7_level: pd.DataFrame | None = None) -> pd.DataFrame:
     """The figures without published per-seed numbers: what can still be compared, what cannot.
 
     Args:
+        random_level: ``valint.figures.fig7_random_learner()``: a uniformly random learner's
+            partner goals per episode in this project's two-agent world, with its interval and
+            the authors' world's level (PAPER.md §7).
         fig7_level: :func:`initial_policy_level` of the Fig. 7 record, or ``None`` when there
             is none.
 
@@ -550,6 +550,12 @@ def uncompared_figures(fig7_level: pd.DataFrame | None = None) -> pd.DataFrame:
         ours7 = (f"ours, the initial policy's first {FIRST_ROLLOUT_STEPS:,} steps: "
                  f"{fmt(r['level'])} (95 % CI {fmt(r['ci_low'])} to {fmt(r['ci_high'])}, "
                  f"{int(r['n_seeds'])} seeds, {int(r['episodes'])} episodes)")
+    authors = random_level.set_index("layout_rule").loc["authors"]
+    random7 = (f"a uniformly random learner's partner goals per episode: ours "
+               f"{fmt(authors['mean'])} (95 % CI {fmt(authors['ci_low'])} to "
+               f"{fmt(authors['ci_high'])}, {int(authors['episodes']):,} episodes), the authors' "
+               f"world {fmt(authors['authors_low'])} to {fmt(authors['authors_high'])} (PAPER.md "
+               "§7, an independent re-implementation of their world, not the authors' number)")
     rows = [
         ("1b", "learning curves of 10 seeds, smoothed, min–max band; no numbers",
          "the shape: learned with the caregiver, unlearned after it leaves (the claims ledger)",
@@ -566,9 +572,7 @@ def uncompared_figures(fig7_level: pd.DataFrame | None = None) -> pd.DataFrame:
          "the direction of both curves (the claims ledger)",
          "the levels: one run, with the hand-relabelled goal axis (PAPER.md §9)"),
         ("7", "learning curves of 10 seeds, min–max band; no numbers",
-         f"the random-learner level of the authors' world, about "
-         f"{AUTHORS_RANDOM_LEARNER_FIG7} partner goals per episode (PAPER.md §7, an independent "
-         f"re-implementation, not the authors' number); {ours7}",
+         f"{random7}; the initial policy's level, {ours7}",
          "the curves' levels: the paper gives none"),
     ]
     return pd.DataFrame(rows, columns=["figure", "published", "comparable", "not_comparable"])
