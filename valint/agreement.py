@@ -547,7 +547,7 @@ def uncompared_figures(random_level: pd.DataFrame,
         ours7 = "no Fig. 7 record yet"
     else:
         r = fig7_level.iloc[0]
-        ours7 = (f"ours, the initial policy's first {FIRST_ROLLOUT_STEPS:,} steps: "
+        ours7 = (f"the record's initial policy over its first {FIRST_ROLLOUT_STEPS:,} steps: "
                  f"{fmt(r['level'])} (95 % CI {fmt(r['ci_low'])} to {fmt(r['ci_high'])}, "
                  f"{int(r['n_seeds'])} seeds, {int(r['episodes'])} episodes)")
     authors = random_level.set_index("layout_rule").loc["authors"]
@@ -572,7 +572,7 @@ def uncompared_figures(random_level: pd.DataFrame,
          "the direction of both curves (the claims ledger)",
          "the levels: one run, with the hand-relabelled goal axis (PAPER.md §9)"),
         ("7", "learning curves of 10 seeds, min–max band; no numbers",
-         f"{random7}; the initial policy's level, {ours7}",
+         f"{random7}; {ours7}",
          "the curves' levels: the paper gives none"),
     ]
     return pd.DataFrame(rows, columns=["figure", "published", "comparable", "not_comparable"])
