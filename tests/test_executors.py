@@ -120,3 +120,34 @@ def test_a_killed_worker_loses_no_finished_batch(tmp_path) -> None:
     _tables_equal(uninterrupted, result)
     again = run_figure("fig1", "smoke", store=root, progress=False, executor="dask", workers=2)
     _tables_equal(uninterrupted, again)
+
+
+def test_a_scheduler_address_is_checked_in_seconds() -> None:
+    """A Dask scheduler passes; a closed port, a port where something else listens and a
+    malformed address are refused, each within seconds."""
+    import socket
+    import time
+
+    from distributed import LocalCluster
+
+    from valint.executors import check_scheduler, scheduler_in_use
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        assert check_scheduler(address) == address
+        assert check_scheduler(address.removeprefix("tcp://")) == address.removeprefix("tcp://")
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="does not answer"):
+        check_scheduler(address, timeout_s=2.0)
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(ValueError, match="not as a Dask scheduler"):
+            check_scheduler(f"tcp://127.0.0.1:{other.getsockname()[1]}", timeout_s=1.0)
+    assert time.perf_counter() - started < 8
+    for bad in ("tcp://host", "tcp://:8786", "tcp://host:port"):
+        with pytest.raises(ValueError, match="must look like tcp://HOST:PORT"):
+            check_scheduler(bad)
+    assert scheduler_in_use("local", address) is None
+    assert scheduler_in_use("auto", address) == address

@@ -73,7 +73,7 @@ def test_a_part_keeps_the_runs_behind_it_and_counts_each_batch_once(smoke_parts,
 @pytest.mark.slow
 def test_check_agrees_then_catches_an_edited_ledger(smoke_parts, tmp_path):
     checked = records.check_record("fig1", smoke_parts)
-    assert len(checked) == 2 and checked["agree"].all()
+    assert checked["item"].str.startswith("claim ").sum() == 2 and checked["agree"].all()
     edited = tmp_path / "paper"
     shutil.copytree(smoke_parts, edited)
     claims = edited / "fig1" / "seeds-2-2" / "claims.csv"
@@ -81,7 +81,8 @@ def test_check_agrees_then_catches_an_edited_ledger(smoke_parts, tmp_path):
     frame["verdict"] = frame["verdict"].map({"holds": "fails"}).fillna("holds")
     frame.to_csv(claims, index=False)
     again = records.check_record("fig1", edited)
-    assert list(again.loc[~again["agree"], "part"]) == ["seeds-2-2"]
+    assert set(again.loc[~again["agree"], "part"]) == {"seeds-2-2"}
+    assert set(again.loc[~again["agree"], "item"]) == {"claims.csv", "claim fig1_none_unlearns"}
     done = subprocess.run([sys.executable, "-m", "valint", "record", "fig1", "--check", "--root",
                            str(edited)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 1 and "seeds-2-2" in done.stdout
@@ -206,3 +207,140 @@ def test_a_chapter_shows_its_record_with_one_call(smoke_parts, tmp_path, monkeyp
     shown.clear()
     pages.show_record(records.load_record("fig1", tmp_path / "none"), plot)
     assert len(drawn) == 1 and len(shown) == 1 and "No paper-scale record yet" in shown[0].data
+
+
+FIG5 = records.RECORDS_ROOT / "fig5"
+FIG5_PARTS = ("conditions-frozen_seeds-0-9", "conditions-isr+oracle_layout-x_seeds-0-9")
+
+
+@pytest.fixture
+def fig5_copy(tmp_path):
+    """A copy of two committed parts of the Fig. 5 record (small files), manifests included."""
+    root = tmp_path / "copy"
+    for part in FIG5_PARTS:
+        shutil.copytree(FIG5 / part, root / "fig5" / part)
+    return root
+
+
+def _check(root, capsys) -> tuple[int, str]:
+    from valint.__main__ import main
+
+    code = main(["record", "fig5", "--check", "--records", str(root)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _drop_rows(path):
+    frame = pd.read_csv(path)
+    frame.iloc[: len(frame) // 2].to_csv(path, index=False)
+
+
+def _duplicate_a_row(path):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[-1]]))
+
+
+DAMAGE = {
+    "claims.csv deleted": ("claims.csv", lambda p: p.unlink(), "missing"),
+    "rows deleted": ("ood.csv", _drop_rows, "changed"),
+    "a row duplicated": ("ood.csv", _duplicate_a_row, "changed"),
+    "a file added": ("notes.txt", lambda p: p.write_text("mine"), "extra"),
+    "a CSV unreadable": ("checkpoints.csv", lambda p: p.write_text('seed,best_step\n"0,1\n'), "unreadable"),
+    "the manifest deleted": ("manifest.json", lambda p: p.unlink(), "no manifest"),
+}
+
+
+def test_check_passes_a_copy_of_the_committed_parts(fig5_copy, capsys):
+    code, text = _check(fig5_copy, capsys)
+    assert code == 0, text
+    checked = records.check_record("fig5", fig5_copy)
+    files = checked[~checked["item"].str.startswith("claim ")]
+    assert set(files["item"]) == {"checkpoints.csv", "claims.csv", "claims.json", "ood.csv", "provenance.json"}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_check_fails_on_any_damage_and_names_the_file(fig5_copy, capsys, damage):
+    name, harm, found = DAMAGE[damage]
+    harm(fig5_copy / "fig5" / FIG5_PARTS[1] / name)
+    code, text = _check(fig5_copy, capsys)
+    assert code == 1
+    failing = text.strip().splitlines()[-1]
+    assert f"{FIG5_PARTS[1]}/{name}: {found}" in failing, failing
+    assert FIG5_PARTS[0] not in failing
+
+
+def test_a_part_without_manifest_gets_one_from_its_files_only_when_it_checks(fig5_copy, capsys):
+    from valint.__main__ import main
+
+    part = fig5_copy / "fig5" / FIG5_PARTS[0]
+    manifest = (part / records.MANIFEST_FILE).read_bytes()
+    before = {p.name: p.read_bytes() for p in part.iterdir() if p.name != records.MANIFEST_FILE}
+    (part / records.MANIFEST_FILE).unlink()
+    (part / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="'notes.txt', which valint did not write"):
+        records.add_missing_manifests("fig5", fig5_copy)
+    (part / "notes.txt").unlink()
+    claims = pd.read_csv(part / "claims.csv")
+    pd.concat([claims, claims.iloc[:1]]).to_csv(part / "claims.csv", index=False)
+    with pytest.raises(ValueError, match="no manifest written"):
+        records.add_missing_manifests("fig5", fig5_copy)
+    (part / "claims.csv").write_bytes(before["claims.csv"])
+    assert main(["record", "fig5", "--check", "--write-manifest", "--records", str(fig5_copy)]) == 0
+    assert (part / records.MANIFEST_FILE).read_bytes() == manifest
+    assert {p.name: p.read_bytes() for p in part.iterdir() if p.name != records.MANIFEST_FILE} == before
+    assert "wrote" in capsys.readouterr().out
+
+
+class _Fig5Result:
+    """A Fig. 5 part as ``run_figure`` returns it (the tables of the committed frozen part)."""
+
+    figure, seeds, params, wall_time_s = "fig5", tuple(range(10)), {"conditions": "frozen"}, 1.0
+    profile = type("P", (), {"name": "paper"})()
+
+    def __init__(self):
+        part = FIG5 / FIG5_PARTS[0]
+        self.tables = {name: pd.read_csv(part / f"{name}.csv") for name in ("ood", "checkpoints")}
+        self.claims = pd.read_csv(part / "claims.csv")
+        self.runs = None
+
+
+def test_a_part_is_recorded_again_only_over_files_the_writer_wrote(fig5_copy):
+    part = fig5_copy / "fig5" / FIG5_PARTS[0]
+    records.write_outputs(_Fig5Result(), part)
+    assert records.check_record("fig5", fig5_copy)["agree"].all()
+    (part / records.MANIFEST_FILE).unlink()
+    records.write_outputs(_Fig5Result(), part)
+    (part / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="'notes.txt', which valint did not write"):
+        records.write_outputs(_Fig5Result(), part)
+    assert (part / "notes.txt").read_text() == "mine"
+    (part / "notes.txt").unlink()
+    (part / "ood.csv").write_text("edited")
+    with pytest.raises(ValueError, match="'ood.csv', changed since valint wrote it"):
+        records.write_outputs(_Fig5Result(), part)
+    assert (part / "ood.csv").read_text() == "edited"
+    assert sorted(p.name for p in part.parent.iterdir()) == sorted(FIG5_PARTS)
+
+
+def test_a_legacy_folder_is_replaced_only_when_its_provenance_names_the_figure(tmp_path):
+    legacy = tmp_path / "old"
+    shutil.copytree(FIG5 / FIG5_PARTS[0], legacy)
+    (legacy / records.MANIFEST_FILE).unlink()
+    assert records.replaceable_files(legacy, "fig5") == sorted(p.name for p in legacy.iterdir())
+    with pytest.raises(ValueError, match="'checkpoints.csv', which valint did not write"):
+        records.replaceable_files(legacy, "fig1")
+    provenance = (legacy / "provenance.json").read_text()
+    (legacy / "provenance.json").write_text(json.dumps({"figure": "fig4"}))
+    with pytest.raises(ValueError, match="no output of fig5"):
+        records.replaceable_files(legacy, "fig5")
+    (legacy / "provenance.json").write_text(provenance)
+    (legacy / "store").mkdir()
+    with pytest.raises(ValueError, match="'store', which is not a file valint writes"):
+        records.replaceable_files(legacy, "fig5")
+
+
+def test_every_committed_part_has_a_manifest_of_exactly_its_files():
+    for figure in COMMITTED:
+        for part in records.part_candidates(figure):
+            listed = records.read_manifest(part)
+            assert set(listed) | {records.MANIFEST_FILE} == {p.name for p in part.iterdir()}, part

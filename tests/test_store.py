@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 
 import valint
 import valint.store as store_module
-from valint.store import CorruptEntryWarning, ResultsStore, config_key
+from valint.store import CorruptEntryWarning, ResultsStore, SidecarRepairedWarning, config_key
 
 REPO_ROOT = Path(valint.__file__).resolve().parent.parent
 ENTRY_OR_SIDECAR = re.compile(r"^[0-9a-f]{64}\.(npz|json)$")
@@ -246,6 +246,38 @@ def test_store_sidecar_holds_config_and_provenance(tmp_path: Path) -> None:
     assert "float32" in sidecar["payload"]["x"]
     store.sidecar_for(config).unlink()
     assert store.get(config)["x"].tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("broken", [b"{\"key\": ", b"[]", b'{"key": "other"}'],
+                         ids=["truncated", "not-an-object", "other-key"])
+def test_store_reports_a_broken_sidecar_and_writes_it_again(tmp_path: Path, broken: bytes) -> None:
+    store = ResultsStore(tmp_path)
+    config = {"profile": "smoke", "seed": 0}
+    store.put(config, {"x": np.ones(3, dtype=np.float32)}, provenance={"git_commit": "abc"})
+    sidecar = store.sidecar_for(config)
+    good = sidecar.read_bytes()
+    sidecar.write_bytes(broken)
+    with pytest.warns(SidecarRepairedWarning, match=re.escape(str(sidecar))):
+        assert store.get(config)["x"].tolist() == [1.0, 1.0, 1.0]
+    assert sidecar.read_bytes() == good
+    assert store.runs_table([config_key(config)])["git_commit"].tolist() == ["abc"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.get(config)
+
+
+def test_store_reads_an_entry_path_that_is_a_folder_as_no_entry(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    config = {"seed": 0}
+    folder = store.path_for(config)
+    folder.mkdir()
+    (folder / "a user's file").write_text("kept")
+    with pytest.warns(CorruptEntryWarning, match="is a folder"):
+        assert store.get(config) is None
+    assert (folder / "a user's file").read_text() == "kept"
+    temporary_folder = tmp_path / f".{config_key(config)}.{'0' * 16}.tmp"
+    temporary_folder.mkdir()
+    assert store.clean_temporaries(min_age_s=0) == [] and temporary_folder.is_dir()
 
 
 def _flip_byte(path: Path, position: int) -> None:

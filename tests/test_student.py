@@ -235,3 +235,16 @@ def test_teaching_page_is_a_chapter_after_the_figures() -> None:
     assert all(order.index(name) < order.index("teaching") for name in order if name.startswith("fig"))
     assert "book/generated/teaching" in (REPO / "_toc.yml").read_text()
     assert os.path.exists(REPO / "notebooks" / "teaching.ipynb")
+
+
+@pytest.mark.parametrize("directory", ["", "/proc/valint-lab"], ids=["empty", "unwritable"])
+def test_cli_rejects_an_empty_or_unwritable_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str], directory: str) -> None:
+    if directory.startswith("/proc") and not Path("/proc/self").is_dir():
+        pytest.skip("needs /proc, which no one can write")
+    monkeypatch.chdir(tmp_path)
+    assert valint_main(["student", "fig4", directory]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "DIR" in error
+    assert ("must not be empty" if not directory else "cannot be written") in error
+    assert list(tmp_path.iterdir()) == []

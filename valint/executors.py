@@ -34,6 +34,8 @@ SCHEDULER_ENV = "VALINT_SCHEDULER"
 """Environment variable holding a Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``."""
 DEFAULT_THREADS = 1
 """Torch threads per batch under every executor."""
+SCHEDULER_TIMEOUT_S = 5.0
+"""How long :func:`check_scheduler` waits for a Dask scheduler to accept a connection."""
 
 
 def usable_cores() -> int:
@@ -68,6 +70,64 @@ def check_executor(executor: str, workers: int | None, threads: int) -> tuple[in
     if workers is not None:
         workers = check_int("workers", workers, minimum=1, maximum=4096)
     return workers, threads
+
+
+def scheduler_in_use(executor: str, scheduler: str | None) -> str | None:
+    """The Dask scheduler address that ``executor`` will connect to, if any (``scheduler``, else
+    ``$VALINT_SCHEDULER``); None for the in-process and local executors."""
+    if executor not in ("auto", "dask"):
+        return None
+    return scheduler or os.environ.get(SCHEDULER_ENV) or None
+
+
+def check_scheduler(address: str, *, name: str = "scheduler",
+                    timeout_s: float = SCHEDULER_TIMEOUT_S) -> str:
+    """Refuse, before any work, a Dask scheduler address that is malformed or not answering.
+
+    The address is ``[PROTOCOL://]HOST:PORT`` (``tcp://10.0.0.5:8786``). The check opens a TCP
+    connection to it (a closed port is refused at once), then makes Dask's own handshake with
+    what listens there, each waiting at most ``timeout_s`` seconds, and closes the connection:
+    a port that accepts connections for something else than Dask is refused too. It runs its
+    own event loop, so it is for the command line, not for a running notebook kernel.
+
+    Raises:
+        ValueError: one line naming ``name``, with what went wrong.
+    """
+    import asyncio
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise ValueError(f"{name}={address!r} must look like tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise ValueError(f"{name}={address!r} does not answer ({reason}); is its scheduler "
+                         "running?") from None
+    try:
+        asyncio.run(_handshake(address, timeout_s))
+    except Exception as err:  # noqa: BLE001 - whatever answered, it is not a Dask scheduler
+        reason = (f"no Dask handshake within {timeout_s:g} s" if isinstance(err, TimeoutError)
+                  else " ".join(f"{type(err).__name__}: {err}".split())[:120])
+        raise ValueError(f"{name}={address!r} answers, but not as a Dask scheduler ({reason})") from None
+    return address
+
+
+async def _handshake(address: str, timeout_s: float) -> None:
+    """Connect to a Dask server with its own protocol (the handshake included), then leave; a
+    server that never answers the handshake is given up after ``timeout_s``."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(connect(address, timeout=timeout_s), timeout_s)
+    await comm.close()
 
 
 PARENT_POLL_S = 1.0

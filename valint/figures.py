@@ -29,11 +29,12 @@ import pandas as pd
 
 from valint import claims
 from valint.claims import ClaimRules
-from valint.config import LAYOUT_RULES, OBS_SCALES, PAY_MODES, ISRConfig, Profile, check_choice, check_int, get_profile
+from valint.config import LAYOUT_RULES, OBS_SCALES, PAPER, PAY_MODES, ISRConfig, Profile, check_choice, check_int, get_profile
 from valint.envs import LAYOUT_NAMES
 from valint.experiments import Phase2Run, default_store, isr_weights, state_of, transitions_of, world_obs_scale
 from valint.executors import execute_plan
 from valint.isr_errors import ERROR_BY_PART_COLUMNS, isr_error_by_part
+from valint.paths import check_store_env
 from valint.plan import Phase1Batch, Plan, Stage, isr_stage, load_stage, phase1_stage, phase2_stage
 from valint.store import ResultsStore
 
@@ -48,13 +49,16 @@ class Param:
     """Allowed values; empty for an integer parameter (``minimum``) or None."""
     minimum: int | None = None
     """For an integer parameter: the least allowed value; None is allowed too (the profile's)."""
+    maximum: int | None = None
+    """For an integer parameter: the largest allowed value (None: no bound)."""
     help: str = ""
 
     def check(self, value: Any) -> Any:
         if self.choices:
             check_choice(self.name, value, self.choices)
         elif value is not None:
-            check_int(self.name, value, minimum=self.minimum if self.minimum is not None else 0)
+            check_int(self.name, value, minimum=self.minimum if self.minimum is not None else 0,
+                      maximum=self.maximum)
         return value
 
 
@@ -79,6 +83,9 @@ class FigureSpec:
     """``build(profile, seeds, **params)`` returns the figure's :class:`FigurePlan`."""
     claims: Callable[..., pd.DataFrame]
     """``claims(tables, profile=..., rules=...)``: the figure's ledger (``valint.claims``)."""
+    tables: tuple[str, ...] = ()
+    """The names of the tidy tables its plan reads (docs/CONTRACTS.md), each written as
+    ``<name>.csv`` by the command line."""
     covers: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     """What a complete paper-scale record holds besides the ten seeds: (table, column, values);
     the columns covered in one table must hold every combination of their values, e.g. every
@@ -292,16 +299,24 @@ def _fig7(profile: Profile, seeds: Sequence[int], *, isr_pay: str, layout_rule: 
     return FigurePlan(Plan().add(phase1, isrs, phase2), tables, (phase2,))
 
 
+ISR_DRAWS_MAX = PAPER.phase1_steps
+"""The most training draws ``isr_draws`` may ask of Fig. 6's ISR: the transitions of a paper-scale
+phase 1 (PAPER.md §6). The ISR draws at most one epoch of its training split, so a larger cap
+would train the same ISR under another store key."""
+
+
 FIGURES: dict[str, FigureSpec] = {
     spec.name: spec
     for spec in (
-        FigureSpec("fig1", "Learning and unlearning with an ISR", (), _fig1, claims.claims_fig1),
-        FigureSpec("fig3", "How well the ISR learns the social reward", (), _fig3, claims.claims_fig3),
+        FigureSpec("fig1", "Learning and unlearning with an ISR", (), _fig1, claims.claims_fig1,
+                   tables=("curves",)),
+        FigureSpec("fig3", "How well the ISR learns the social reward", (), _fig3, claims.claims_fig3,
+                   tables=("isr_curve", "isr_data_size", "isr_error_by_part")),
         FigureSpec(
             "fig4", "Generalizing to a new layout", (
                 _pay("add"),
                 Param("ood_layout", "random-5", ("random-5", *LAYOUT_NAMES), help="the OOD layout of Fig. 4b"),
-            ), _fig4, claims.claims_fig4,
+            ), _fig4, claims.claims_fig4, tables=("curves", "ood"),
         ),
         FigureSpec(
             "fig5", "Out-of-distribution layouts", (
@@ -309,22 +324,23 @@ FIGURES: dict[str, FigureSpec] = {
                 Param("layout", "all", ("all", *LAYOUT_NAMES), help="one OOD layout, or all five"),
                 Param("conditions", "all", tuple(FIG5_CONDITIONS),
                       help="all, frozen (with phase 1) or isr+oracle: a part of a record"),
-            ), _fig5, claims.claims_fig5,
+            ), _fig5, claims.claims_fig5, tables=("ood", "checkpoints"),
             covers=(("ood", "condition", FIG5_CONDITIONS["all"]), ("ood", "layout", LAYOUT_NAMES)),
         ),
         FigureSpec(
             "fig6", "Reward hacking by an under-trained ISR", (
                 _pay("gate"),
                 Param("layout", "x", LAYOUT_NAMES, help="the layout of phase 2"),
-                Param("isr_draws", None, minimum=1, help="training draws of the ISR (default: the profile's)"),
-            ), _fig6, claims.claims_fig6,
+                Param("isr_draws", None, minimum=1, maximum=ISR_DRAWS_MAX,
+                      help="training draws of the ISR (default: the profile's)"),
+            ), _fig6, claims.claims_fig6, tables=("curves", "isr_quality"),
         ),
         FigureSpec(
             "fig7", "Internalizing a prosocial value", (
                 _pay("replace"),
                 Param("layout_rule", "authors", LAYOUT_RULES, help="how layouts are drawn (PAPER.md §7)"),
                 Param("obs_scale", "raw", OBS_SCALES, help="the observations' scale (PAPER.md §7)"),
-            ), _fig7, claims.claims_fig7, world="prosocial",
+            ), _fig7, claims.claims_fig7, tables=("curves",), world="prosocial",
         ),
     )
 }
@@ -410,6 +426,7 @@ class FigureResult:
 
 def _as_store(store: ResultsStore | str | Path | None) -> ResultsStore:
     if store is None:
+        check_store_env()
         return default_store()
     return store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
 

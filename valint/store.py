@@ -14,13 +14,18 @@ File format (store format version 1). An entry for the key ``<key>`` (64 hex dig
   replaced by 64 ``0`` characters, so a flipped or missing byte anywhere in the file is found.
 * ``<key>.json``: a human-readable sidecar with the key, the config, the provenance and one
   line per payload item. It is not needed to read the entry back and is written after the
-  entry, so a run killed between the two writes may leave an entry without its sidecar.
+  entry, so a run killed between the two writes may leave an entry without its sidecar. Every
+  read of a valid entry checks its sidecar and writes it again from the entry when it is
+  missing, unparseable or names another key or config (a broken one is reported with a
+  :class:`SidecarRepairedWarning`).
 
 Both files are first written to a hidden temporary file ``.<key>.<random>.tmp`` in the store
 directory, flushed and fsync'ed, then moved into place with :func:`os.replace`. A temporary file
 left behind by a killed writer never matches an entry name, so reads ignore it; it is removed
-only by :meth:`ResultsStore.clean_temporaries`, because a temporary file may belong to a writer
-that is still running. Nothing is ever unpickled, so a cache file cannot execute code.
+only by :meth:`ResultsStore.clean_temporaries` (which the command line calls before it trains,
+for files older than a few minutes), because a temporary file may belong to a writer that is
+still running. A path named like an entry that is not a file (a folder) is reported and read
+as no entry; it is never removed. Nothing is ever unpickled, so a cache file cannot execute code.
 """
 from __future__ import annotations
 
@@ -57,6 +62,10 @@ Payload = Mapping[str, Any]
 
 class CorruptEntryWarning(RuntimeWarning):
     """An entry failed its checksum or could not be parsed; it is removed and recomputed."""
+
+
+class SidecarRepairedWarning(RuntimeWarning):
+    """An entry's JSON sidecar was unreadable or did not match the entry; it is written again."""
 
 
 class _CorruptEntry(Exception):
@@ -357,6 +366,35 @@ def _unpack(data: bytes, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return payload, manifest
 
 
+def _sidecar_bytes(key: str, config: Any, provenance: Any, payload: Payload) -> bytes:
+    """The bytes of an entry's human-readable JSON sidecar (module docstring)."""
+    sidecar = {
+        "key": key,
+        "config": config,
+        "provenance": provenance,
+        "payload": {name: _describe(value) for name, value in payload.items()},
+    }
+    return (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _sidecar_problem(path: Path, manifest: Mapping[str, Any]) -> str | None:
+    """What is wrong with the sidecar at ``path`` of the entry described by ``manifest``:
+    None when it parses and names the entry's key, config and provenance; "missing" when there
+    is none; otherwise the reason."""
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as err:
+        return f"unreadable ({type(err).__name__}: {err})"
+    if not isinstance(sidecar, dict):
+        return "not a JSON object"
+    for field in ("key", "config", "provenance"):
+        if _canonical_json(sidecar.get(field)) != _canonical_json(manifest.get(field)):
+            return f"its {field} differs from the entry's"
+    return None
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make a completed rename durable (POSIX); a no-op where directories cannot be opened."""
     try:
@@ -475,8 +513,16 @@ class ResultsStore:
                 identity = os.fstat(handle.fileno())
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            warnings.warn(
+                f"results store entry {path} is a folder, not a file; it is read as no entry "
+                "(and kept: remove it to let the run be stored)",
+                CorruptEntryWarning,
+                stacklevel=2,
+            )
+            return None
         try:
-            payload, _ = _unpack(data, key)
+            payload, manifest = _unpack(data, key)
         except _CorruptEntry as err:
             warnings.warn(
                 f"results store entry {path} is corrupt ({err}); it has been removed and will "
@@ -486,8 +532,29 @@ class ResultsStore:
             )
             self._remove_if_same(path, identity)
             return None
+        self._repair_sidecar(key, manifest, payload)
         self._note(key)
         return payload
+
+    def _repair_sidecar(self, key: str, manifest: Mapping[str, Any], payload: Payload) -> None:
+        """Write the sidecar of a valid entry again when it is missing or broken; a broken one
+        is reported. A sidecar that cannot be written is reported and left as it is."""
+        sidecar = self.root / f"{key}.json"
+        problem = _sidecar_problem(sidecar, manifest)
+        if problem is None:
+            return
+        if problem != "missing":
+            warnings.warn(
+                f"results store sidecar {sidecar} is {problem}; it is written again from its entry",
+                SidecarRepairedWarning,
+                stacklevel=3,
+            )
+        data = _sidecar_bytes(key, manifest.get("config"), manifest.get("provenance"), payload)
+        try:
+            _write_atomic(sidecar, data, key)
+        except OSError as err:
+            warnings.warn(f"results store sidecar {sidecar} could not be written again ({err})",
+                          SidecarRepairedWarning, stacklevel=3)
 
     @staticmethod
     def _remove_if_same(path: Path, identity: os.stat_result) -> None:
@@ -545,13 +612,7 @@ class ResultsStore:
             "items": items,
         }
         entry = _pack(manifest, writer.arrays)
-        sidecar = {
-            "key": key,
-            "config": config,
-            "provenance": provenance,
-            "payload": {name: _describe(value) for name, value in payload.items()},
-        }
-        sidecar_bytes = (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        sidecar_bytes = _sidecar_bytes(key, config, provenance, payload)
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{key}.npz"
         _write_atomic(path, entry, key)
@@ -604,7 +665,9 @@ class ResultsStore:
         """Remove temporary files left behind by killed writers.
 
         Reads ignore temporary files, so this only frees disk space. A temporary file younger
-        than ``min_age_s`` may belong to a writer that is still running and is kept.
+        than ``min_age_s`` may belong to a writer that is still running and is kept; only plain
+        files named as this store names its temporary files (``.<key>.<16 hex>.tmp``) are
+        ever removed.
 
         Args:
             min_age_s: Minimum age in seconds (by modification time) of a file to remove.
@@ -617,7 +680,7 @@ class ResultsStore:
         removed = []
         now = time.time()
         for path in self.root.iterdir():
-            if not _TEMP_NAME.match(path.name):
+            if not _TEMP_NAME.match(path.name) or path.is_symlink() or not path.is_file():
                 continue
             try:
                 if now - path.stat().st_mtime >= min_age_s:

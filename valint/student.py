@@ -38,6 +38,7 @@ import pandas as pd
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from valint.pages import NOTEBOOK_ORDER, source_root
+from valint.paths import check_folder
 
 STUDENT_CHAPTERS: tuple[str, ...] = tuple(name for name in NOTEBOOK_ORDER if name != "teaching")
 """The chapters a student copy can be made of: every chapter with exercises."""
@@ -221,14 +222,10 @@ def check_chapter(chapter: str) -> str:
 
 
 def check_directory(directory: Path | str) -> Path:
-    """Return ``directory`` as a path if it is a folder or can be made one, else raise."""
-    folder = Path(directory)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"DIR must be a folder (existing or new); {str(folder)!r} is a file")
-    parent = next((p for p in [folder, *folder.parents] if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise ValueError(f"DIR must be a folder (existing or new); {str(parent)!r} is a file")
-    return folder
+    """Return ``directory`` as a path if it is a folder this process can write in or make,
+    else raise a one-line error naming DIR (empty, a file, below a file, not writable:
+    ``valint.paths.check_folder``)."""
+    return check_folder("DIR", directory)
 
 
 def write_student_copy(chapter: str, directory: Path | str, *, force: bool = False,
