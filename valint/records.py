@@ -236,17 +236,32 @@ def load_record(figure: str, root: Path | None = None) -> Record:
 def check_record(figure: str, root: Path | None = None) -> pd.DataFrame:
     """Recompute each part's verdicts from its own tables and compare them with its ledger.
 
+    A ledger row written before its claim's rule was replaced (``valint.claims.RULE_CHANGES``:
+    its ``method`` lacks the new rule's marker) is compared with the verdict of the rule it was
+    judged by, the first one; ``current`` gives the verdict of the rule now in force.
+
     Returns:
-        One row per part and claim: part, claim_id, recorded, recomputed, agree.
+        One row per part and claim: part, claim_id, rule ("current" or "first rule"),
+        recorded, recomputed (by that rule), agree, current.
     """
+    from valint.claims import RULE_CHANGES, first_rule_verdicts
+
     rows = []
     for path in part_folders(figure, root):
         tables = {csv.stem: pd.read_csv(csv) for csv in sorted(path.glob("*.csv"))
-                  if csv.name != "claims.csv"}
-        recorded = pd.read_csv(path / "claims.csv").set_index("claim_id")["verdict"]
+                  if csv.name not in ("claims.csv", RUNS_FILE)}
+        ledger = pd.read_csv(path / "claims.csv", keep_default_na=False).set_index("claim_id")
+        recorded = ledger["verdict"]
         again = figure_claims(figure, tables, profile="paper").set_index("claim_id")["verdict"]
+        first = first_rule_verdicts(figure, tables)
         for claim_id in sorted(set(recorded.index) | set(again.index)):
             a, b = recorded.get(claim_id, "absent"), again.get(claim_id, "absent")
-            rows.append({"part": path.name, "claim_id": claim_id, "recorded": a,
-                         "recomputed": b, "agree": a == b})
-    return pd.DataFrame(rows, columns=["part", "claim_id", "recorded", "recomputed", "agree"])
+            change = RULE_CHANGES.get(claim_id)
+            old_rule = (change is not None and claim_id in recorded.index and claim_id in first
+                        and change.marker not in str(ledger.loc[claim_id, "method"]))
+            then = first[claim_id] if old_rule else b
+            rows.append({"part": path.name, "claim_id": claim_id,
+                         "rule": "first rule" if old_rule else "current", "recorded": a,
+                         "recomputed": then, "agree": a == then, "current": b})
+    return pd.DataFrame(rows, columns=["part", "claim_id", "rule", "recorded", "recomputed",
+                                       "agree", "current"])
