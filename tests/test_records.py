@@ -260,3 +260,57 @@ def test_a_chapter_shows_its_record_with_one_call(smoke_parts, tmp_path, monkeyp
     shown.clear()
     pages.show_record(records.load_record("fig1", tmp_path / "none"), plot)
     assert len(drawn) == 1 and len(shown) == 1 and "No paper-scale record yet" in shown[0].data
+
+
+def test_the_fig5_and_reference_sentences_say_what_their_numbers_show():
+    """The chapters' sentences about Fig. 5 and about the phase-2 references are computed: they
+    name a degenerate fit, a disagreement, the layouts that differ after Holm, and both
+    references with their sign."""
+    from valint import pages
+
+    base = {"ci_low": -1.0, "ci_high": 1.0, "df": 9.0, "method": "m"}
+    paired = pd.DataFrame([{**base, "contrast": "isr - oracle", "estimate": -0.001,
+                            "statistic": -0.19, "p_value": 0.854}])
+    mixed = pd.DataFrame([{**base, "contrast": "isr - oracle", "estimate": -0.001,
+                           "statistic": -0.09, "p_value": 0.930, "converged": True,
+                           "boundary": True, "hessian_pd": False, "degenerate": True,
+                           "seed_condition_variance": 1e-12}])
+    text = pages.mixed_vs_paired_sentences(paired, mixed)
+    assert "t(9) = -0.19" in text and "t(9) = -0.09" in text
+    assert "their t statistics differ, and both reach the same decision at 0.05" in text
+    assert "on the boundary" in text and "Hessian is not positive definite" in text
+    assert "does not decide the verdict" in text
+    healthy = mixed.assign(statistic=-0.19, boundary=False, hessian_pd=True, degenerate=False)
+    assert "agree within 5 %" in pages.mixed_vs_paired_sentences(paired, healthy)
+    assert "degenerate" not in pages.mixed_vs_paired_sentences(paired, healthy)
+
+    per_layout = pd.DataFrame([
+        {"contrast": "frozen - isr", "layout": "x", "estimate": -0.33, "ci_low": -0.43,
+         "ci_high": -0.23, "p_value": 0.0001, "p_holm": 0.0005},
+        {"contrast": "frozen - isr", "layout": "4 rooms", "estimate": -0.01, "ci_low": -0.13,
+         "ci_high": 0.11, "p_value": 0.82, "p_holm": 0.82},
+        {"contrast": "isr - oracle", "layout": "x", "estimate": -0.02, "ci_low": -0.05,
+         "ci_high": 0.005, "p_value": 0.04, "p_holm": 0.08}])
+    text = pages.per_layout_sentences(per_layout)
+    assert "For frozen - isr, 1 of the 2 layouts differ after Holm's correction at 0.05: x (-0.33" in text
+    assert "the others do not: 4 rooms (-0.01" in text
+    assert "For isr - oracle, no layout differs" in text and "Before the correction, p < 0.05 also in x." in text
+
+    references = pd.DataFrame([
+        {"condition": "isr", "reference": "end of phase 1", "estimate": 0.17, "relative_change": 0.06,
+         "relative_ci_low": 0.02, "relative_ci_high": 0.11},
+        {"condition": "isr", "reference": "oracle over the same window", "estimate": -0.05,
+         "relative_change": -0.02, "relative_ci_low": -0.04, "relative_ci_high": 0.0}])
+    assert pages.reference_sentences(references) == (
+        "With condition isr, goals per episode over the last phase-2 window lie 6% above the end "
+        "of phase 1 (95% CI +2% to +11%) and 2% below the oracle over the same window (95% CI "
+        "-4% to +0%).")
+
+
+def test_a_rule_written_after_a_result_is_said_so_with_both_verdicts():
+    from valint import pages
+
+    text = pages.rule_change_text("fig3_isr_no_train_test_gap", "holds", "fails")
+    assert "written on 2026-12-06, issue 29, after the first paper-scale record" in text
+    assert "the claim holds; the first rule gives fails." in text
+    assert pages.rule_change_text("fig1_none_unlearns", "holds", None) == ""

@@ -803,18 +803,22 @@ def mixed_vs_paired_sentences(paired: pd.DataFrame, mixed: pd.DataFrame, *,
                  and abs(t_mixed - t_paired) <= 0.05 * abs(t_paired))
         words = (f"For {row.contrast} the paired test gives {_t_text(paired.loc[row.Index])} and "
                  f"the mixed model {_t_text(fit)}: ")
-        words += "their t statistics agree within 5 %" if close else "their t statistics differ"
-        words += (", and both reach the same decision at " if same_decision else
-                  ", and they reach different decisions at ") + f"{alpha}."
-        if bool(fit.get("degenerate", False)):
+        if not (math.isfinite(t_paired) and math.isfinite(t_mixed)):
+            words += "at least one of them is no test here (one seed, or no spread)."
+        else:
+            words += "their t statistics agree within 5 %" if close else "their t statistics differ"
+            words += (", and both reach the same decision at " if same_decision else
+                      ", and they reach different decisions at ") + f"{alpha}."
+        if not bool(fit["converged"]):
+            words += (" The mixed fit did not converge, which makes the claims inconclusive "
+                      "(the rule asks both analyses to agree).")
+        elif bool(fit.get("degenerate", False)):
             reasons = []
             if bool(fit["boundary"]):
                 reasons.append("its seed x condition variance is estimated at "
                                f"{float(fit['seed_condition_variance']):.2g} (on the boundary)")
             if not bool(fit["hessian_pd"]):
                 reasons.append("its Hessian is not positive definite")
-            if not bool(fit["converged"]):
-                reasons.append("it did not converge")
             words += (f" The mixed fit is degenerate ({'; '.join(reasons)}), so it is shown but "
                       "does not decide the verdict.")
         sentences.append(words)
@@ -827,6 +831,10 @@ def per_layout_sentences(per_layout: pd.DataFrame, *, alpha: float = 0.05) -> st
     points, and where it is not, with the estimate and its unadjusted 95 % interval."""
     sentences = []
     for contrast, rows in per_layout.groupby("contrast", sort=False):
+        if not rows["p_value"].notna().any():
+            sentences.append(f"For {contrast}, no layout can be tested here (one seed, or no "
+                             "spread).")
+            continue
         significant = rows[rows["p_holm"] < alpha]
         other = rows[~(rows["p_holm"] < alpha)]
 
