@@ -474,7 +474,8 @@ def _window_effect(row: pd.Series) -> str:
     """'none: phase 2 94% below the end of phase 1 (95% CI -98% to -91%)'."""
     change = row["relative_change"]
     if not math.isfinite(change):
-        return f"{row['condition']}: phase 2 - end of phase 1 = {row['estimate']:+.3g} (no positive phase-1 level)"
+        return (f"{row['condition']}: phase 2 - end of phase 1 = {row['estimate']:+.3g} (no "
+                "positive phase-1 level)")
     return (f"{row['condition']}: phase 2 {abs(change):.0%} {'above' if change > 0 else 'below'} "
             f"the end of phase 1 (95% CI {_percent(row['relative_ci_low'])} to "
             f"{_percent(row['relative_ci_high'])})")
@@ -629,13 +630,13 @@ def _ood_rows(ood: pd.DataFrame, published: pd.DataFrame, sound: list[tuple[str,
         together = " (both must agree unless a fit is degenerate)" if len(results) > 1 else ""
         lead = results[0]
         sign = -1 if claim_id == gt_id else 1
-        estimate, low, high = (sign * lead["estimate"], sign * lead["ci_low"], sign * lead["ci_high"])
-        low, high = min(low, high), max(low, high)
+        estimate = sign * lead["estimate"]
+        low, high = sorted((sign * lead["ci_low"], sign * lead["ci_high"]))
         pair = "isr - frozen" if claim_id == gt_id else "isr - oracle"
-        effect = (f"{pair} = {estimate:+.3g} (95% CI {low:+.3g} to {high:+.3g}; "
-                  f"{estimate / oracle_level:+.1%} of the oracle's mean"
-                  f"{'' if len(results) == 1 else ', ' + lead['analysis']})"
-                  if oracle_level > 0 else f"{pair} = {estimate:+.3g} (95% CI {low:+.3g} to {high:+.3g})")
+        share = (f"; {estimate / oracle_level:+.1%} of the oracle's mean" if oracle_level > 0
+                 else "")
+        effect = (f"{pair} = {estimate:+.3g} (95% CI {low:+.3g} to {high:+.3g}{share}"
+                  f"{'' if len(results) == 1 else ', ' + lead['analysis']})")
         rows.append(_row(
             claim_id, measured=measured, verdict=verdict, as_published=as_published,
             margin=margin_text, effect=effect,

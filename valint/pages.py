@@ -844,9 +844,11 @@ def per_layout_sentences(per_layout: pd.DataFrame, *, alpha: float = 0.05) -> st
                 f"Holm p = {r.p_holm:.2g})" for r in frame.itertuples())
 
         if other.empty:
-            text = f"For {contrast}, every one of the {len(rows)} layouts differs after Holm's correction at {alpha}: {listed(significant)}."
+            text = (f"For {contrast}, every one of the {len(rows)} layouts differs after Holm's "
+                    f"correction at {alpha}: {listed(significant)}.")
         elif significant.empty:
-            text = f"For {contrast}, no layout differs after Holm's correction at {alpha}: {listed(other)}."
+            text = (f"For {contrast}, no layout differs after Holm's correction at {alpha}: "
+                    f"{listed(other)}.")
         else:
             text = (f"For {contrast}, {len(significant)} of the {len(rows)} layouts differ after "
                     f"Holm's correction at {alpha}: {listed(significant)}; the others do not: "
@@ -870,9 +872,9 @@ def reference_sentences(references: pd.DataFrame, value: str = "goals per episod
             if not math.isfinite(row.relative_change):
                 parts.append(f"{row.estimate:+.3g} against {row.reference}")
                 continue
-            parts.append(f"{abs(row.relative_change):.0%} {'above' if row.relative_change > 0 else 'below'} "
-                         f"the {row.reference} (95% CI {row.relative_ci_low:+.0%} to "
-                         f"{row.relative_ci_high:+.0%})")
+            side = "above" if row.relative_change > 0 else "below"
+            parts.append(f"{abs(row.relative_change):.0%} {side} the {row.reference} (95% CI "
+                         f"{row.relative_ci_low:+.0%} to {row.relative_ci_high:+.0%})")
         sentences.append(f"With condition {condition}, {value} over the last phase-2 window lie "
                          + " and ".join(parts) + ".")
     return " ".join(sentences)
@@ -907,8 +909,8 @@ def fig7_phase1_length_study(curves: pd.DataFrame, profile: str) -> dict:
     check = stats.phase1_length_check(curves, lengths, chosen_on=chosen_on,
                                       run_seeds=range(prof.n_seeds), profile_steps=steps)
     row = check.iloc[0]
-    chosen = ("no length" if row["chosen_steps"] is None or row["chosen_steps"] != row["chosen_steps"]
-              else f"{int(row['chosen_steps']):,} steps")
+    found = row["chosen_steps"] is not None and row["chosen_steps"] == row["chosen_steps"]
+    chosen = f"{int(row['chosen_steps']):,} steps" if found else "no length"
     sentence = (
         f"Chosen on the record's seeds {row['chosen_on']}, which the profile {profile} does not "
         f"run, the rule gives {chosen}; the profile's phase 1 is {steps:,} steps"
@@ -991,6 +993,6 @@ def undecided_sentence(claims: pd.DataFrame) -> str:
     its deciding contrast (the ledger's ``effect``): "fig6_reward_hacking fails: goals per
     episode +40% (...)."; "" when every claim holds."""
     undecided = claims[claims["verdict"] != "holds"]
-    return " ".join(f"{row.claim_id} {row.verdict if row.verdict == 'fails' else 'is inconclusive'}: "
-                    f"{getattr(row, 'effect', '') or 'no effect recorded'}."
-                    for row in undecided.itertuples())
+    return " ".join(
+        f"{row.claim_id} {row.verdict if row.verdict == 'fails' else 'is inconclusive'}: "
+        f"{getattr(row, 'effect', '') or 'no effect recorded'}." for row in undecided.itertuples())

@@ -758,9 +758,10 @@ def _fit_health(row: dict) -> dict:
     residual variance. Then the model has dropped a level of the design's clustering, and its
     standard error is no longer the one the design calls for. statsmodels' own warning that
     "the MLE may be on the boundary" is a heuristic (it fires on the authors' Fig. 5 data,
-    whose seed x condition variance is 1.5 % of the residual) and is kept in ``warnings`` only. ``hessian_pd``: False where statsmodels warned that the
-    Hessian is not positive definite (the standard errors are unreliable). ``degenerate``:
-    either, or a fit that did not converge.
+    whose seed x condition variance is 1.5 % of the residual) and is kept in ``warnings`` only.
+    ``hessian_pd``: False where statsmodels warned that the Hessian is not positive definite
+    (the standard errors are unreliable). ``degenerate``: either, or a fit that did not
+    converge.
     """
     residual = row.get("residual_variance", math.nan)
     components = [row.get("seed_variance", math.nan), row.get("seed_condition_variance", math.nan)]
