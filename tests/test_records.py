@@ -314,3 +314,21 @@ def test_a_rule_written_after_a_result_is_said_so_with_both_verdicts():
     assert "written on 2026-12-06, issue 29, after the first paper-scale record" in text
     assert "the claim holds; the first rule gives fails." in text
     assert pages.rule_change_text("fig1_none_unlearns", "holds", None) == ""
+
+
+def test_a_ledger_written_under_a_replaced_rule_checks_against_that_rule(tmp_path):
+    """The committed Fig. 3 ledger was written under the first rule of Fig. 3a (fails); the
+    rule now in force gives holds. The check compares the ledger with the rule it was written
+    under, so it agrees, and an edit of that ledger to the new verdict is still caught."""
+    source = records.RECORDS_ROOT / "fig3" / "seeds-0-9"
+    checked = records.check_record("fig3").set_index("claim_id")
+    assert checked.loc["fig3_isr_no_train_test_gap", ["rule", "recorded", "current"]].tolist() == [
+        "first rule", "fails", "holds"]
+    edited = tmp_path / "fig3" / "seeds-0-9"
+    shutil.copytree(source, edited)
+    ledger = pd.read_csv(edited / "claims.csv", keep_default_na=False)
+    ledger.loc[ledger["claim_id"] == "fig3_isr_no_train_test_gap", "verdict"] = "holds"
+    ledger.to_csv(edited / "claims.csv", index=False)
+    again = records.check_record("fig3", tmp_path).set_index("claim_id")
+    assert not again.loc["fig3_isr_no_train_test_gap", "agree"]
+    assert again.loc["fig3_isr_loss_decreases_with_data", "agree"]
