@@ -25,7 +25,13 @@ The functions by figure:
   :func:`isr_train_test_gap_test` (the chronological split, descriptive), :func:`data_size_summary`,
   :func:`data_size_seed_slopes` (the test) and :func:`data_size_slope` (pooled, descriptive).
 - Figs. 1b, 4a, 6, 7: :func:`phase_window_means`, :func:`phase_window_test`,
-  :func:`first_last_window_test`, all built on :func:`paired_t_test`.
+  :func:`first_last_window_test`, all built on :func:`paired_t_test`; beside the end of phase 1,
+  the oracle over the same phase-2 window (:func:`phase2_vs_oracle_test`,
+  :func:`phase2_references`, descriptive).
+- The quick profile's Fig. 7 phase 1: :func:`phase1_learning_by_seed` (block means),
+  :func:`phase1_learning_by_length`, :func:`choose_phase1_length` and
+  :func:`phase1_length_check` (chosen on record seeds the profile does not run, tested on
+  those it runs).
 
 Frozen, in the tables here, is the paper's name for an agent that keeps training in the
 training layouts with the caregiver present, never sees the OOD layout, and is tested zero-shot
