@@ -366,7 +366,7 @@ def test_every_figure_renders_to_png(tmp_path):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
 
 
-def test_phase2_length_draws_one_step_line_per_claim_in_its_condition_colour():
+def test_phase2_length_draws_holds_and_fails_apart_per_claim_in_its_condition_colour():
     by_length = pd.DataFrame({
         "env_steps": [1_000, 1_000, 2_000, 2_000],
         "claim_id": ["fig7_isr_helping_continues", "fig7_none_helping_decays"] * 2,
@@ -375,8 +375,10 @@ def test_phase2_length_draws_one_step_line_per_claim_in_its_condition_colour():
     fig = plots.plot_phase2_length(by_length, chosen=1_500)
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert to_rgb(lines[plots.LABELS["isr"]].get_color()) == to_rgb(plots.COLOURS["isr"])
-    assert list(lines[plots.LABELS["isr"]].get_ydata()) == [30.0, 90.0]
-    assert list(lines[plots.LABELS["none"]].get_ydata()) == [50.0, 100.0]
+    isr_holds, isr_fails = lines[f"{plots.LABELS['isr']}: holds"], lines[f"{plots.LABELS['isr']}: fails"]
+    assert to_rgb(isr_holds.get_color()) == to_rgb(plots.COLOURS["isr"])
+    assert list(isr_holds.get_ydata()) == [20.0, 90.0]
+    assert list(isr_fails.get_ydata()) == [10.0, 0.0] and isr_fails.get_linestyle() == ":"
+    assert list(lines[f"{plots.LABELS['none']}: holds"].get_ydata()) == [50.0, 100.0]
     with pytest.raises(ValueError, match="by_length"):
         plots.plot_phase2_length(by_length.drop(columns="fails"))

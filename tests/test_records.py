@@ -123,14 +123,17 @@ def test_the_report_headline_does_not_count_a_claim_no_part_can_measure_yet():
     from valint import pages
 
     recorded = pd.DataFrame([
-        {"claim_id": "fig1_none_unlearns", "figure": "fig1", "verdict": "holds", "n_seeds": 10, "missing": ""},
-        {"claim_id": "fig6_reward_hacking", "figure": "fig6", "verdict": "fails", "n_seeds": 4, "missing": "seeds 4, 5"},
+        {"claim_id": "fig1_none_unlearns", "figure": "fig1", "verdict": "holds", "n_seeds": 10, "missing": "",
+         "effect": "none: phase 2 94% below the end of phase 1"},
+        {"claim_id": "fig6_reward_hacking", "figure": "fig6", "verdict": "fails", "n_seeds": 4, "missing": "seeds 4, 5",
+         "effect": "goals per episode +40% (95% CI +20% to +60%)"},
         {"claim_id": "fig5_isr_gt_frozen", "figure": "fig5", "verdict": "inconclusive", "n_seeds": 0,
-         "missing": "isr in layouts x"},
+         "missing": "isr in layouts x", "effect": "not measured"},
     ])
     assert pages.paper_scale_summary(recorded) == (
         "At the paper's scale, 2 of the 11 claims have a record (fig1, fig6): 1 holds, 1 fails and 0 are "
-        "inconclusive. The records of fig6 are not complete yet; their verdicts rest on what is recorded "
+        "inconclusive. fig6_reward_hacking fails: goals per episode +40% (95% CI +20% to +60%). "
+        "The records of fig6 are not complete yet; their verdicts rest on what is recorded "
         "so far. 1 more claim (fig5) has a record in progress that cannot measure it yet: it lacks isr "
         "in layouts x.")
 
@@ -174,6 +177,73 @@ COMMITTED = sorted(p.name for p in records.RECORDS_ROOT.iterdir()) if records.RE
 def test_every_committed_record_checks(figure):
     checked = records.check_record(figure)
     assert not checked.empty and checked["agree"].all(), checked[~checked["agree"]]
+
+
+def _window_t(curves: pd.DataFrame, value: str, condition: str) -> float:
+    """Phase-2 last window minus phase-1 last window, paired over seeds, by hand (scipy)."""
+    from scipy import stats as sps
+
+    two = curves[(curves["phase"] == 2) & (curves["condition"] == condition)]
+    one = curves[curves["phase"] == 1]
+    w = int(np.ceil(0.1 * two.groupby("seed")["episode"].nunique().min()))
+    seeds = sorted(set(two["seed"]))
+    last = [two[two["seed"] == s].sort_values("episode")[value].tail(w).mean() for s in seeds]
+    end = [one[one["seed"] == s].sort_values("episode")[value].tail(w).mean() for s in seeds]
+    return float(sps.ttest_rel(last, end).statistic)
+
+
+def _independent_t(figure: str, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The t statistic of each claim's deciding test, recomputed from a record's CSVs with
+    numpy and scipy alone (none of valint.stats)."""
+    from scipy import stats as sps
+
+    if figure == "fig1":
+        return {"fig1_none_unlearns": _window_t(tables["curves"], "goals_per_episode", "none")}
+    if figure == "fig3":
+        parts = tables["isr_error_by_part"].sort_values(["seed", "part"])
+        held = parts[parts["split"] == "test"].set_index("seed")["mse"]
+        last = parts[parts["split"] == "train"].groupby("seed")["mse"].last()
+        sizes = tables["isr_data_size"]
+        slopes = [np.polyfit(np.log10(g["isr_train_transitions"]), np.log10(g["isr_test_mse"]), 1)[0]
+                  for _, g in sizes.groupby("seed")]
+        return {"fig3_isr_no_train_test_gap": float(sps.ttest_1samp(np.log(held / last), 0).statistic),
+                "fig3_isr_loss_decreases_with_data": float(sps.ttest_1samp(slopes, 0).statistic)}
+    if figure in ("fig4", "fig5"):
+        ood = tables["ood"].assign(condition=lambda f: f["condition"].str.lower())
+        means = ood.groupby(["seed", "condition"])["ood_reward"].mean().unstack()
+        prefix = "fig4" if figure == "fig4" else "fig5"
+        out = {f"{prefix}_isr_gt_frozen" + ("_ood" if figure == "fig4" else ""):
+               float(sps.ttest_rel(means["frozen"], means["isr"]).statistic),
+               f"{prefix}_isr_eq_oracle" + ("_ood" if figure == "fig4" else ""):
+               float(sps.ttest_rel(means["isr"], means["oracle"]).statistic)}
+        if figure == "fig4":
+            out["fig4_none_unlearns"] = _window_t(tables["curves"], "goals_per_episode", "none")
+            out["fig4_isr_no_loss"] = _window_t(tables["curves"], "goals_per_episode", "isr")
+        return out
+    if figure == "fig6":
+        curves = tables["curves"]
+        w = int(np.ceil(0.1 * curves.groupby("seed")["episode"].nunique().min()))
+        runs = [g.sort_values("episode")["internal_reward"] for _, g in curves.groupby("seed")]
+        return {"fig6_reward_hacking": float(sps.ttest_rel([r.tail(w).mean() for r in runs],
+                                                             [r.head(w).mean() for r in runs]).statistic)}
+    if figure == "fig7":
+        value = "partner_goals_per_episode"
+        return {"fig7_isr_helping_continues": _window_t(tables["curves"], value, "isr"),
+                "fig7_none_helping_decays": _window_t(tables["curves"], value, "none")}
+    return {}
+
+
+@pytest.mark.parametrize("figure", COMMITTED)
+def test_every_committed_ledger_states_the_t_of_an_independent_recomputation(figure):
+    """The book's paper-scale ledger (recomputed from the record) prints, for every claim, the
+    t statistic that scipy gives on the record's CSVs with the windows written out here: a
+    wrong window, pairing or sign in valint.stats would show."""
+    record = records.load_record(figure)
+    ledger = record.claims().set_index("claim_id")["measured"]
+    expected = _independent_t(figure, record.tables)
+    assert expected, figure
+    for claim_id, t in expected.items():
+        assert f"t(9) = {t:.2f}" in ledger[claim_id], (claim_id, t, ledger[claim_id])
 
 
 def test_record_rejects_bad_input_before_any_work(tmp_path):
@@ -344,3 +414,77 @@ def test_every_committed_part_has_a_manifest_of_exactly_its_files():
         for part in records.part_candidates(figure):
             listed = records.read_manifest(part)
             assert set(listed) | {records.MANIFEST_FILE} == {p.name for p in part.iterdir()}, part
+
+
+def test_the_fig5_and_reference_sentences_say_what_their_numbers_show():
+    """The chapters' sentences about Fig. 5 and about the phase-2 references are computed: they
+    name a degenerate fit, a disagreement, the layouts that differ after Holm, and both
+    references with their sign."""
+    from valint import pages
+
+    base = {"ci_low": -1.0, "ci_high": 1.0, "df": 9.0, "method": "m"}
+    paired = pd.DataFrame([{**base, "contrast": "isr - oracle", "estimate": -0.001,
+                            "statistic": -0.19, "p_value": 0.854}])
+    mixed = pd.DataFrame([{**base, "contrast": "isr - oracle", "estimate": -0.001,
+                           "statistic": -0.09, "p_value": 0.930, "converged": True,
+                           "boundary": True, "hessian_pd": False, "degenerate": True,
+                           "seed_condition_variance": 1e-12}])
+    text = pages.mixed_vs_paired_sentences(paired, mixed)
+    assert "t(9) = -0.19" in text and "t(9) = -0.09" in text
+    assert "their t statistics differ, and both reach the same decision at 0.05" in text
+    assert "on the boundary" in text and "Hessian is not positive definite" in text
+    assert "does not decide the verdict" in text
+    healthy = mixed.assign(statistic=-0.19, boundary=False, hessian_pd=True, degenerate=False)
+    assert "agree within 5 %" in pages.mixed_vs_paired_sentences(paired, healthy)
+    assert "degenerate" not in pages.mixed_vs_paired_sentences(paired, healthy)
+
+    per_layout = pd.DataFrame([
+        {"contrast": "frozen - isr", "layout": "x", "estimate": -0.33, "ci_low": -0.43,
+         "ci_high": -0.23, "p_value": 0.0001, "p_holm": 0.0005},
+        {"contrast": "frozen - isr", "layout": "4 rooms", "estimate": -0.01, "ci_low": -0.13,
+         "ci_high": 0.11, "p_value": 0.82, "p_holm": 0.82},
+        {"contrast": "isr - oracle", "layout": "x", "estimate": -0.02, "ci_low": -0.05,
+         "ci_high": 0.005, "p_value": 0.04, "p_holm": 0.08}])
+    text = pages.per_layout_sentences(per_layout)
+    assert "For frozen - isr, 1 of the 2 layouts differ after Holm's correction at 0.05: x (-0.33" in text
+    assert "the others do not: 4 rooms (-0.01" in text
+    assert "For isr - oracle, no layout differs" in text and "Before the correction, p < 0.05 also in x." in text
+
+    references = pd.DataFrame([
+        {"condition": "isr", "reference": "end of phase 1", "estimate": 0.17, "relative_change": 0.06,
+         "relative_ci_low": 0.02, "relative_ci_high": 0.11},
+        {"condition": "isr", "reference": "oracle over the same window", "estimate": -0.05,
+         "relative_change": -0.02, "relative_ci_low": -0.04, "relative_ci_high": 0.0}])
+    assert pages.reference_sentences(references) == (
+        "With condition isr, goals per episode over the last phase-2 window lie 6% above the end "
+        "of phase 1 (95% CI +2% to +11%) and 2% below the oracle over the same window (95% CI "
+        "-4% to +0%).")
+
+
+def test_a_rule_written_after_a_result_is_said_so_with_both_verdicts():
+    from valint import pages
+
+    text = pages.rule_change_text("fig3_isr_no_train_test_gap", "holds", "fails")
+    assert "written on 2026-12-06, issue 29, after the first paper-scale record" in text
+    assert "the claim holds; the first rule gives fails." in text
+    assert pages.rule_change_text("fig1_none_unlearns", "holds", None) == ""
+
+
+def test_a_ledger_written_under_a_replaced_rule_checks_against_that_rule(tmp_path):
+    """The committed Fig. 3 ledger was written under the first rule of Fig. 3a (fails); the
+    rule now in force gives holds. The check compares the ledger with the rule it was written
+    under, so it agrees, and an edit of that ledger to the new verdict is still caught."""
+    source = records.RECORDS_ROOT / "fig3" / "seeds-0-9"
+    checked = records.check_record("fig3").set_index("item")
+    gap = checked.loc["claim fig3_isr_no_train_test_gap"]
+    assert gap["agree"] and gap["recorded"] == "fails"
+    assert gap["found"] == "fails (first rule; the rule now in force gives holds)"
+    edited = tmp_path / "fig3" / "seeds-0-9"
+    shutil.copytree(source, edited)
+    ledger = pd.read_csv(edited / "claims.csv", keep_default_na=False)
+    ledger.loc[ledger["claim_id"] == "fig3_isr_no_train_test_gap", "verdict"] = "holds"
+    ledger.to_csv(edited / "claims.csv", index=False)
+    again = records.check_record("fig3", tmp_path).set_index("item")
+    assert not again.loc["claim fig3_isr_no_train_test_gap", "agree"]
+    assert again.loc["claim fig3_isr_loss_decreases_with_data", "agree"]
+    assert not again.loc["claims.csv", "agree"]  # and the manifest sees the edit

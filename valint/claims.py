@@ -5,7 +5,8 @@ One function per figure (:func:`claims_fig1` ... :func:`claims_fig7`; each figur
 turns a figure's tidy tables (docs/CONTRACTS.md) into ledger rows with the columns of
 :data:`LEDGER_COLUMNS`::
 
-    claim_id, figure, claim, paper, measured, verdict, method, n_seeds, profile
+    claim_id, figure, claim, paper, as_published, measured, verdict, effect, margin, method,
+    n_seeds, profile
 
 The paper's side of every row (its words and its numbers, PAPER.md §2 and §8) sits in one dict,
 :data:`PAPER_CLAIMS`; the measured side is computed by ``valint.stats`` from the tables, and
@@ -28,7 +29,13 @@ Verdict rules (every verdict function below restates its own; alpha = 0.05):
   never makes a claim of no difference hold.
 - Where the design admits two sound analyses (Fig. 5: the paired seed contrasts and the mixed
   model with a seed x condition component) the verdict needs both to agree; a mixed model
-  that did not converge gives ``inconclusive``, with its warnings in ``method``.
+  that did not converge gives ``inconclusive``, with its warnings in ``method``. A mixed model
+  whose fit is on the boundary (a variance component estimated at zero) or whose Hessian is
+  not positive definite is shown, said to be so, and left out of the verdict, which then rests
+  on the paired test: such a fit has dropped the clustering it was chosen to model.
+- Fig. 3a's "no measurable gap" is one-sided non-inferiority of the held-out error against the
+  time-matched last training tenth (:data:`RULE_CHANGES`: this rule was written after the first
+  paper-scale record's result; the first rule's chronological contrast stays in ``measured``).
 - The paper's own test on our data (Student t for Fig. 4b, OLS ``condition * layout`` for
   Fig. 5) is shown in the ``as_published`` column and does not decide the verdict.
 """
@@ -54,12 +61,14 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "as_published",
     "measured",
     "verdict",
+    "effect",
     "margin",
     "method",
     "n_seeds",
     "profile",
 )
-"""Columns of the claims ledger (docs/CONTRACTS.md)."""
+"""Columns of the claims ledger (docs/CONTRACTS.md). ``effect`` says in words which way and how
+far the deciding contrast points, with its interval, so that no verdict is shown without it."""
 
 PAPER_CLAIMS: dict[str, dict[str, str]] = {
     "fig1_none_unlearns": {
@@ -160,8 +169,9 @@ class ClaimRules:
       10 % below the phase-1 level; a loss of a tenth of the behaviour is the smallest one a
       reader of the learning curves would notice.
     - ``gap_margin``: "no measurable train/test gap" (Fig. 3a) holds if the held-out MSE is
-      within 25 % of the train MSE; on the log axis of Fig. 3a a ratio of 1.25 between the two
-      curves is a tenth of a decade, about the smallest separation such a plot shows.
+      shown to exceed that of the last training tenth by less than 25 % (a ratio below 1.25);
+      on the log axis of Fig. 3a a ratio of 1.25 between the two curves is a tenth of a decade,
+      about the smallest separation such a plot shows.
     - ``no_rise_margin``: "goals reached do not rise" (Fig. 6) holds if the goals per episode
       rise by less than 10 % of their level at the start of phase 2.
     """
@@ -177,7 +187,8 @@ class ClaimRules:
     no_loss_margin: float = 0.10
     """Equivalence margin of "no measurable loss": 10 % of the phase-1 level."""
     gap_margin: float = 0.25
-    """Equivalence margin of "no train/test gap": 25 % of the final train MSE."""
+    """Non-inferiority margin of "no train/test gap": a held-out MSE 25 % above that of the last
+    training tenth (a ratio of 1.25, tested on the log scale)."""
     ood_margin: float = 0.10
     """Equivalence margin of "ISR ~ oracle" OOD: 10 % of the oracle's mean OOD return."""
     no_rise_margin: float = 0.10
@@ -189,11 +200,70 @@ MARGINS: dict[str, tuple[tuple[str, ...], str, str]] = {
                    "the oracle's mean OOD return"),
     "no_loss_margin": (("fig4_isr_no_loss", "fig7_isr_helping_continues"), "lower",
                        "the phase-1 level"),
-    "gap_margin": (("fig3_isr_no_train_test_gap",), "both", "the final train MSE"),
+    "gap_margin": (("fig3_isr_no_train_test_gap",), "upper",
+                   "the last training tenth's MSE (as a ratio, on the log scale)"),
     "no_rise_margin": (("fig6_reward_hacking",), "upper",
                        "the goals per episode at the start of phase 2"),
 }
 """Which :class:`ClaimRules` margin decides which claims, on which side, relative to what."""
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """A verdict rule replaced after a paper-scale record had been judged by the first one.
+
+    A rule chosen after seeing a result is weaker evidence than one fixed before it, so the
+    book says so wherever the claim appears, and shows the first rule's result beside the new
+    one's. A record's ledger written under the first rule still checks
+    (``valint.records.check_record``): its verdict is compared with the first rule's.
+    """
+
+    claim_id: str
+    written: str
+    """When the new rule was written (UTC date) and by which issue."""
+    first_rule: str
+    """The first rule, in words."""
+    rule: str
+    """The rule now in force, in words."""
+    why: str
+    """Why the first rule measured something else than the claim."""
+    marker: str
+    """Text that the ``method`` of every ledger row judged by the new rule contains."""
+
+
+RULE_CHANGES: dict[str, RuleChange] = {
+    "fig3_isr_no_train_test_gap": RuleChange(
+        claim_id="fig3_isr_no_train_test_gap",
+        written="2026-12-06, issue 29",
+        first_rule="two-sided equivalence (TOST) of the held-out MSE and the MSE on the whole "
+        "training split at the end of training, within +/-25 % of the train MSE",
+        rule="one-sided non-inferiority of the held-out MSE against the MSE of the last "
+        "training tenth of phase 1, on the log-ratio, margin +25 %, t on seeds - 1",
+        why="the held-out set is the last tenth of phase 1 and the training split its first "
+        "nine tenths, whose early states are far harder (the error falls about tenfold along "
+        "phase 1); the claim is about overfitting, which would lift the held-out error above "
+        "that of training states of the same time, not about how hard early phase 1 is",
+        marker="rule written after the first record's result (issue 29)",
+    ),
+}
+"""Verdict rules changed after a paper-scale record was judged (:class:`RuleChange`)."""
+
+
+def first_rule_verdicts(figure: str, tables: Mapping[str, pd.DataFrame],
+                        rules: ClaimRules | None = None) -> dict[str, Verdict]:
+    """The verdicts of the claims of :data:`RULE_CHANGES` under their first rules, by claim_id.
+
+    Args:
+        figure: the figure whose tables these are.
+        tables: its tidy tables.
+        rules: verdict thresholds.
+    """
+    rules = rules or ClaimRules()
+    out: dict[str, Verdict] = {}
+    if figure == "fig3" and "isr_curve" in tables:
+        out["fig3_isr_no_train_test_gap"] = verdict_equivalence(
+            _chronological_gap(tables["isr_curve"], rules))
+    return out
 
 
 def margins_table(rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
@@ -341,7 +411,8 @@ def verdict_reward_hacking(internal: pd.Series, goals: pd.Series, *, alpha: floa
 
 
 def _row(claim_id: str, *, measured: str, verdict: Verdict, method: str, n_seeds: int,
-         profile: str, as_published: str = "", margin: str = "") -> dict[str, object]:
+         profile: str, as_published: str = "", margin: str = "",
+         effect: str = "") -> dict[str, object]:
     paper = PAPER_CLAIMS[claim_id]
     return {
         "claim_id": claim_id,
@@ -351,6 +422,7 @@ def _row(claim_id: str, *, measured: str, verdict: Verdict, method: str, n_seeds
         "as_published": as_published,
         "measured": measured,
         "verdict": verdict,
+        "effect": effect,
         "margin": margin,
         "method": method,
         "n_seeds": int(n_seeds),
@@ -398,6 +470,38 @@ def _window_measured(row: pd.Series, value: str) -> str:
     )
 
 
+def _window_effect(row: pd.Series) -> str:
+    """'none: phase 2 94% below the end of phase 1 (95% CI -98% to -91%)'."""
+    change = row["relative_change"]
+    if not math.isfinite(change):
+        return (f"{row['condition']}: phase 2 - end of phase 1 = {row['estimate']:+.3g} (no "
+                "positive phase-1 level)")
+    return (f"{row['condition']}: phase 2 {abs(change):.0%} {'above' if change > 0 else 'below'} "
+            f"the end of phase 1 (95% CI {_percent(row['relative_ci_low'])} to "
+            f"{_percent(row['relative_ci_high'])})")
+
+
+ORACLE_REFERENCED: tuple[str, ...] = ("fig4_isr_no_loss", "fig7_isr_helping_continues",
+                                      "fig7_none_helping_decays")
+"""Claims measured against the end of phase 1 whose rows also show, as a description, the same
+phase-2 window against the ``oracle``'s (:func:`valint.stats.phase2_vs_oracle_test`): phase 1
+need not have converged, and the oracle, whose caregiver stayed, shows how far it went on."""
+
+
+def _oracle_text(curves: pd.DataFrame, condition: str, value: str, rules: ClaimRules) -> str:
+    """'vs the oracle over the same phase-2 window (descriptive): ...' or '' without an oracle."""
+    phase2 = curves[curves["phase"] == 2]
+    if "oracle" not in set(phase2["condition"].astype(str).str.lower()):
+        return ""
+    row = stats.phase2_vs_oracle_test(curves, value=value, conditions=[condition],
+                                      window_fraction=rules.window_fraction).iloc[0]
+    return (f"against the oracle over the same last {row['window_episodes']} phase-2 episodes "
+            f"(descriptive, no verdict): {condition} {row['mean_a']:.3g} vs oracle "
+            f"{row['mean_b']:.3g} ({_percent(row['relative_change'])} of the oracle, 95% CI "
+            f"{_percent(row['relative_ci_low'])} to {_percent(row['relative_ci_high'])}), "
+            f"{_format_statistic(row)}")
+
+
 def _unlearning_verdict(row: pd.Series, rules: ClaimRules) -> Verdict:
     """The verdict of an "unlearning" claim on its phase-window test row."""
     return verdict_unlearning(row, alpha=rules.alpha, min_relative_drop=rules.min_relative_drop)
@@ -416,10 +520,12 @@ def _unlearning_row(claim_id: str, curves: pd.DataFrame, condition: str, value: 
                     profile: str, rules: ClaimRules) -> dict[str, object]:
     row = stats.phase_window_test(curves, value=value, conditions=[condition],
                                   window_fraction=rules.window_fraction).iloc[0]
+    oracle = _oracle_text(curves, condition, value, rules) if claim_id in ORACLE_REFERENCED else ""
     return _row(
         claim_id,
-        measured=_window_measured(row, value),
+        measured=_window_measured(row, value) + (f"; {oracle}" if oracle else ""),
         verdict=_unlearning_verdict(row, rules),
+        effect=_window_effect(row),
         method=f"{row['method']}; holds if p < {rules.alpha} with a drop of at least "
         f"{rules.min_relative_drop:.0%} of the phase-1 level, fails if the 95% CI rules out "
         "such a drop",
@@ -433,10 +539,13 @@ def _no_loss_row(claim_id: str, curves: pd.DataFrame, condition: str, value: str
     row = stats.phase_window_test(curves, value=value, conditions=[condition],
                                   window_fraction=rules.window_fraction).iloc[0]
     eq = _no_loss_tests(row.to_frame().T, rules).iloc[0]
+    oracle = _oracle_text(curves, condition, value, rules) if claim_id in ORACLE_REFERENCED else ""
     return _row(
         claim_id,
-        measured=f"{_window_measured(row, value)}; {_equivalence_text(eq)}",
+        measured=f"{_window_measured(row, value)}; {_equivalence_text(eq)}"
+        + (f"; {oracle}" if oracle else ""),
         verdict=verdict_equivalence(eq, side="lower"),
+        effect=_window_effect(row),
         margin=_margin_text(eq, "lower", rules.no_loss_margin, "the phase-1 level"),
         method=f"{row['method']}; non-inferiority, {_equivalence_rule('lower')}",
         n_seeds=row["n_seeds"],
@@ -485,8 +594,10 @@ def _ood_rows(ood: pd.DataFrame, published: pd.DataFrame, sound: list[tuple[str,
             r["analysis"] = name
             results.append(r)
         symbols = ["z" if not math.isfinite(float(r["df"])) else "t" for r in results]
+        deciding = [r for r in results if not ("degenerate" in r and bool(r["converged"])
+                                               and bool(r["degenerate"]))]
         if claim_id == gt_id:
-            verdict = _gt_verdict(results, rules.alpha)
+            verdict = _gt_verdict(deciding, rules.alpha)
             measured = "; ".join(f"{r['analysis']}: {_format_test(r, sym)}"
                                  for r, sym in zip(results, symbols))
             rule = f"holds if p < {rules.alpha} with isr above frozen"
@@ -494,7 +605,8 @@ def _ood_rows(ood: pd.DataFrame, published: pd.DataFrame, sound: list[tuple[str,
         else:
             eqs = [stats.equivalence_test(r.to_frame().T, margin=margin,
                                           alpha=rules.alpha).iloc[0] for r in results]
-            verdicts = {verdict_equivalence(e) for e in eqs}
+            verdicts = {verdict_equivalence(e) for r, e in zip(results, eqs)
+                        if any(r is d for d in deciding)}
             verdict = verdicts.pop() if len(verdicts) == 1 else "inconclusive"
             measured = "; ".join(
                 f"{r['analysis']}: {_format_test(r, sym)}, {_equivalence_text(e)}"
@@ -510,14 +622,42 @@ def _ood_rows(ood: pd.DataFrame, published: pd.DataFrame, sound: list[tuple[str,
         warned = [f"{r['analysis']}: converged {bool(r['converged'])}, warnings: "
                   f"{r['warnings'] or 'none'}" for r in results
                   if "converged" in r and (not bool(r["converged"]) or r["warnings"])]
-        together = " (both must agree)" if len(results) > 1 else ""
+        left_out = [r["analysis"] for r in results if not any(r is d for d in deciding)]
+        if left_out:
+            warned.append(f"{', '.join(left_out)}: a degenerate fit ({_health_text(results)}), "
+                          "shown but left out of the verdict, which rests on "
+                          f"{', '.join(d['analysis'] for d in deciding)}")
+        together = " (both must agree unless a fit is degenerate)" if len(results) > 1 else ""
+        lead = results[0]
+        sign = -1 if claim_id == gt_id else 1
+        estimate = sign * lead["estimate"]
+        low, high = sorted((sign * lead["ci_low"], sign * lead["ci_high"]))
+        pair = "isr - frozen" if claim_id == gt_id else "isr - oracle"
+        share = (f"; {estimate / oracle_level:+.1%} of the oracle's mean" if oracle_level > 0
+                 else "")
+        effect = (f"{pair} = {estimate:+.3g} (95% CI {low:+.3g} to {high:+.3g}{share}"
+                  f"{'' if len(results) == 1 else ', ' + lead['analysis']})")
         rows.append(_row(
             claim_id, measured=measured, verdict=verdict, as_published=as_published,
-            margin=margin_text,
+            margin=margin_text, effect=effect,
             method="; ".join([f"{methods}; {rule}{together}", *warned]),
             n_seeds=n_seeds, profile=profile,
         ))
     return rows
+
+
+def _health_text(results: list[pd.Series]) -> str:
+    """'seed x condition variance on the boundary, Hessian not positive definite'."""
+    words = []
+    for r in results:
+        if "degenerate" not in r or not bool(r["degenerate"]):
+            continue
+        if bool(r["boundary"]):
+            words.append("a variance component on the boundary (estimated at "
+                         f"{float(r['seed_condition_variance']):.2g} for seed x condition)")
+        if not bool(r["hessian_pd"]):
+            words.append("a Hessian that is not positive definite")
+    return ", ".join(words) or "not converged"
 
 
 def claims_fig1(tables: Mapping[str, pd.DataFrame], *, profile: str,
@@ -551,53 +691,103 @@ def claims_fig2(tables: Mapping[str, pd.DataFrame], *, profile: str,
     return _ledger([])
 
 
+def _chronological_gap(curve: pd.DataFrame, rules: ClaimRules) -> pd.Series:
+    """The first rule's contrast of Fig. 3a: final held-out - train MSE, with its TOST row."""
+    gap = stats.isr_train_test_gap_test(curve, window_fraction=rules.window_fraction)
+    train_level = float(gap["mean_b"].iloc[0])
+    return stats.equivalence_test(
+        gap, margin=rules.gap_margin * train_level if train_level > 0 else math.nan,
+        alpha=rules.alpha,
+    ).iloc[0]
+
+
+def _ratio(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.3g}"
+
+
+def _fig3_gap_row(tables: Mapping[str, pd.DataFrame], profile: str,
+                  rules: ClaimRules) -> dict[str, object]:
+    """The ledger row of Fig. 3a's "no measurable gap" (:func:`claims_fig3`)."""
+    change = RULE_CHANGES["fig3_isr_no_train_test_gap"]
+    chrono = _chronological_gap(_table(tables, "isr_curve", "fig3"), rules)
+    first = verdict_equivalence(chrono)
+    described = (
+        f"chronological split (the first rule's contrast, descriptive): final MSE test "
+        f"{chrono['mean_a']:.3g} vs train {chrono['mean_b']:.3g}, test "
+        f"{'below' if chrono['estimate'] < 0 else 'above'} train by "
+        f"{_percent(abs(chrono['relative_change'])).lstrip('+')} of train (95% CI "
+        f"{_percent(chrono['relative_ci_low'])} to {_percent(chrono['relative_ci_high'])}), "
+        f"{_format_statistic(chrono)}; the first rule ({change.first_rule}) gave {first}"
+    )
+    margin = math.log1p(rules.gap_margin)
+    method = (f"{change.rule}: holds if the 90% CI of the ratio lies below "
+              f"{1 + rules.gap_margin:.2f}, fails if it lies wholly above, else inconclusive; "
+              f"{change.marker}, after the first rule gave {first}")
+    if "isr_error_by_part" not in tables:
+        return _row("fig3_isr_no_train_test_gap",
+                    measured=f"not measured: the table isr_error_by_part is missing; {described}",
+                    verdict="inconclusive", margin=f"+{rules.gap_margin:.0%}",
+                    effect="not measured (no isr_error_by_part)", method=method,
+                    n_seeds=0, profile=profile)
+    log_test = stats.held_out_vs_last_train_part_log_test(tables["isr_error_by_part"])
+    eq = stats.equivalence_test(log_test, margin=margin, side="upper", alpha=rules.alpha).iloc[0]
+    ratio = math.exp(eq["estimate"])
+    effect = (f"held-out error {'above' if ratio > 1 else 'below'} the last training tenth's by "
+              f"{abs(ratio - 1):.1%} (ratio {_ratio(ratio)}, 95% CI "
+              f"{_ratio(math.exp(eq['ci_low']))} to {_ratio(math.exp(eq['ci_high']))})")
+    measured = (
+        f"held-out tenth vs last training tenth: geometric-mean MSE ratio {_ratio(ratio)} "
+        f"(95% CI {_ratio(math.exp(eq['ci_low']))} to {_ratio(math.exp(eq['ci_high']))}), "
+        f"{_format_statistic(eq)} on the log-ratio; 90% CI of the ratio "
+        f"{_ratio(math.exp(eq['eq_ci_low']))} to {_ratio(math.exp(eq['eq_ci_high']))}, "
+        f"one-sided {format_p(eq['p_tost'])}; {described}"
+    )
+    return _row(
+        "fig3_isr_no_train_test_gap",
+        measured=measured,
+        verdict=verdict_equivalence(eq, side="upper"),
+        effect=effect,
+        margin=f"+{rules.gap_margin:.0%} (a ratio of {1 + rules.gap_margin:.2f} to the last "
+        f"training tenth's MSE; {margin:.3g} on the log scale)",
+        method=f"{log_test['method'].iloc[0]}; {method}",
+        n_seeds=int(eq["n_seeds"]),
+        profile=profile,
+    )
+
+
 def claims_fig3(tables: Mapping[str, pd.DataFrame], *, profile: str,
                 rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
     """Fig. 3: no train/test gap of the ISR (3a) and falling test loss with more data (3b).
 
-    - 3a, by :func:`verdict_equivalence` on :func:`valint.stats.isr_train_test_gap_test` (the
-      mean MSE over the last 10 % of logged points, held-out test - train, paired over seeds)
-      with the margin ``rules.gap_margin`` x the final train MSE.
+    - 3a, by :func:`verdict_equivalence` (side "upper": non-inferiority) on
+      :func:`valint.stats.held_out_vs_last_train_part_log_test`: per seed the log of the
+      held-out tenth's MSE over the last training tenth's, t on seeds - 1 df, margin
+      log(1 + ``rules.gap_margin``). This rule was written after the first paper-scale record
+      had been judged by the first one (:data:`RULE_CHANGES`); the first rule's contrast,
+      :func:`valint.stats.isr_train_test_gap_test` (held-out - whole training split), and its
+      verdict stay in ``measured`` as a description. Without the ``isr_error_by_part`` table
+      the claim is not measured (``inconclusive``).
     - 3b, by :func:`verdict_difference` (expected sign -1) on
       :func:`valint.stats.data_size_seed_slopes`: one slope of log10(held-out MSE) on
       log10(training transitions) per seed, the mean slope tested on seeds - 1 df; every size of
       a seed is tested on the same held-out set.
 
     Args:
-        tables: Needs ``isr_curve`` and ``isr_data_size`` (docs/CONTRACTS.md).
+        tables: Needs ``isr_curve`` and ``isr_data_size``, and ``isr_error_by_part`` for 3a
+            (docs/CONTRACTS.md).
         profile: Name of the run profile.
         rules: Verdict thresholds.
 
     Returns:
         The ledger rows (:data:`LEDGER_COLUMNS`).
     """
-    curve = _table(tables, "isr_curve", "fig3")
     data_size = _table(tables, "isr_data_size", "fig3")
-    gap = stats.isr_train_test_gap_test(curve, window_fraction=rules.window_fraction)
-    train_level = float(gap["mean_b"].iloc[0])
-    gap = stats.equivalence_test(
-        gap, margin=rules.gap_margin * train_level if train_level > 0 else math.nan,
-        alpha=rules.alpha,
-    ).iloc[0]
     slope = stats.data_size_seed_slopes(data_size).iloc[0]
     summary = stats.data_size_summary(data_size)
     first, last = summary.iloc[0], summary.iloc[-1]
     return _ledger(
         [
-            _row(
-                "fig3_isr_no_train_test_gap",
-                measured=(
-                    f"final MSE test {gap['mean_a']:.3g} vs train {gap['mean_b']:.3g} "
-                    f"(gap {_percent(gap['relative_change'])} of train, 95% CI "
-                    f"{_percent(gap['relative_ci_low'])} to {_percent(gap['relative_ci_high'])})"
-                    f", {_format_statistic(gap)}; {_equivalence_text(gap)}"
-                ),
-                verdict=verdict_equivalence(gap),
-                margin=_margin_text(gap, "both", rules.gap_margin, "the final train MSE"),
-                method=f"{gap['method']}; {_equivalence_rule('both')}",
-                n_seeds=gap["n_seeds"],
-                profile=profile,
-            ),
+            _fig3_gap_row(tables, profile, rules),
             _row(
                 "fig3_isr_loss_decreases_with_data",
                 measured=(
@@ -609,6 +799,9 @@ def claims_fig3(tables: Mapping[str, pd.DataFrame], *, profile: str,
                     f"{slope['ci_high']:.2f}), {_format_statistic(slope)}"
                 ),
                 verdict=verdict_difference(slope, expected_sign=-1, alpha=rules.alpha),
+                effect=(f"test MSE {'falls' if slope['estimate'] < 0 else 'rises'} with more data: "
+                        f"log-log slope {slope['estimate']:.2f} (95% CI {slope['ci_low']:.2f} to "
+                        f"{slope['ci_high']:.2f})"),
                 method=f"{slope['method']}; holds if the slope is negative with p < "
                 f"{rules.alpha}",
                 n_seeds=int(slope["n_seeds"]),
@@ -779,6 +972,12 @@ def claims_fig6(tables: Mapping[str, pd.DataFrame], *, profile: str,
                 f"{change(internal, 'internal_reward')}; {change(goals, 'goals_per_episode')}, "
                 f"{_equivalence_text(goals)}",
                 verdict=verdict_reward_hacking(internal, goals, alpha=rules.alpha),
+                effect=(f"internal reward {_percent(internal['relative_change'])} (95% CI "
+                        f"{_percent(internal['relative_ci_low'])} to "
+                        f"{_percent(internal['relative_ci_high'])}), goals per episode "
+                        f"{_percent(goals['relative_change'])} (95% CI "
+                        f"{_percent(goals['relative_ci_low'])} to "
+                        f"{_percent(goals['relative_ci_high'])}), last vs first phase-2 window"),
                 margin=_margin_text(goals, "upper", rules.no_rise_margin,
                                     "the first-window goals per episode"),
                 method=f"{internal['method']}; same for goals_per_episode; holds if internal "
@@ -879,9 +1078,10 @@ def fig7_verdicts_by_phase2_length(
     had ended there (a run's first steps do not depend on how long it will go on: the PPO has
     no schedule over its length), and both claims are judged by the rules of
     :func:`claims_fig7`, phase-1 precondition included, for every group of ``n_seeds`` of the
-    record's seeds (the 252 groups of five out of ten). The share of groups given a verdict
-    (holds or fails, not inconclusive) is how likely a run of ``n_seeds`` seeds with that
-    phase 2 is to decide a claim, if its phase 1 taught helping as well as the record's did.
+    record's seeds (the 252 groups of five out of ten). These are resamples of the record's
+    seeds, each with the record's full phase 1: the groups overlap, so the shares describe
+    those seeds, not the probability that a new run (with another phase 1) decides a claim.
+    ``holds`` and ``fails`` are counted apart.
 
     Args:
         curves: the ``curves`` table of a Fig. 7 record (docs/CONTRACTS.md), with
@@ -936,12 +1136,15 @@ def fig7_verdicts_by_phase2_length(
 
 def fig7_phase2_summary(by_length: pd.DataFrame) -> pd.DataFrame:
     """One row per phase-2 length: ``env_steps``, ``groups`` and ``decided``, the groups that
-    got a verdict on every claim at the least (the fewest over the claims), for
-    :func:`valint.stats.shortest_reliable_length` (``passed="decided", of="groups"``).
+    got a verdict, holds or fails, on every claim at the least (the fewest over the claims),
+    for :func:`valint.stats.shortest_reliable_length` (``passed="decided", of="groups"``);
+    ``holds`` and ``fails``, the fewest groups with that verdict over the claims, keep the two
+    apart.
 
     Args:
         by_length: from :func:`fig7_verdicts_by_phase2_length`.
     """
     decided = by_length.assign(decided=by_length["holds"] + by_length["fails"])
     return (decided.groupby("env_steps", as_index=False)
-            .agg(groups=("groups", "first"), decided=("decided", "min")))
+            .agg(groups=("groups", "first"), decided=("decided", "min"), holds=("holds", "min"),
+                 fails=("fails", "min")))

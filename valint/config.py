@@ -192,16 +192,17 @@ QUICK = Profile(
         "Phase 2: 20 rollouts = 10,240 steps instead of 120,832 (Figs. 1, 4) and 241,664 "
         "(Figs. 5, 6).",
         "Fig. 7: phase 1 of 38 rollouts = 77,824 steps instead of 241,664: the shortest length "
-        "from which on every one of the ten seeds of the paper-scale record had learned to help "
-        "(last against first tenth of its phase 1 cut at that length, one-sided Welch test, "
-        "p < 0.05) at every longer length, checked in steps of 2 rollouts "
-        "(valint.stats.shortest_reliable_length; the chapter shows the table; the record made "
-        "by the science code before 328d3679 gave 44 rollouts). The shortest length at which "
-        "all of one trial's seeds passed, 26 rollouts, sat on the edge: with another stacking "
-        "of the seeds one of five failed. Phase 2 of 13 rollouts = 26,624 "
+        "from which on every one of the paper-scale record's seeds 5-9, which this profile does "
+        "not run, had learned to help at every longer length (last against first tenth of its "
+        "phase 1 cut at that length, five blocks of episodes per tenth, one-sided Welch test on "
+        "the block means, p < 0.05), checked in steps of 2 rollouts "
+        "(valint.stats.choose_phase1_length; chosen on seeds other than the profile's 0-4 so "
+        "that the check of seeds 0-4 is out of sample, valint.stats.phase1_length_check; the "
+        "'Re-run it yourself' chapter shows both). Phase 2 of 13 rollouts = 26,624 "
         "steps instead of 241,664, which keeps the chapter short but is too short for five seeds "
-        "to decide the ISR claim reliably (the chapter prices it from the record: "
-        "valint.claims.fig7_verdicts_by_phase2_length); the ISR trains 2 epochs instead of 10.",
+        "to decide the ISR claim reliably (the 'Re-run it yourself' chapter resamples the "
+        "record: valint.claims.fig7_verdicts_by_phase2_length); the ISR trains 2 epochs "
+        "instead of 10.",
         "Fig. 7's robustness section: 2 seeds and 12 rollouts of phase 1 per variant instead "
         "of the paper profile's 3 seeds and 30 rollouts (that section is this project's own).",
         "Fig. 3b: the ISR sees the first 1.5k, 3k, 6k, 10k and 15k phase-1 transitions instead "
@@ -213,6 +214,13 @@ QUICK = Profile(
         "Fig. 6: the under-trained ISR gets 500 draws (paper: unspecified 'very few steps').",
     ),
 )
+
+PHASE1_LENGTH_CHOSEN_ON: dict[str, tuple[int, ...]] = {"quick": (5, 6, 7, 8, 9)}
+"""The paper-scale record's Fig. 7 seeds on which each profile's ``prosocial_phase1_rollouts``
+was chosen (``valint.stats.choose_phase1_length``): seeds that profile does not run (``quick``
+runs seeds 0-4), so that the record's runs of the seeds it does run test the choice out of
+sample (``valint.stats.phase1_length_check``)."""
+
 
 SMOKE = Profile(
     name="smoke",

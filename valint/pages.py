@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -54,7 +55,7 @@ added (0 when everything it needed was already stored, so its time is no trainin
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 """The verdicts a claim can get: holds, fails, inconclusive (valint.claims)."""
 
-TEXT_COLUMNS: tuple[str, ...] = ("paper", "as_published", "measured", "margin", "method")
+TEXT_COLUMNS: tuple[str, ...] = ("paper", "as_published", "measured", "effect", "margin", "method")
 """Ledger columns read back as text; an empty one (no published test, no margin) stays ''."""
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -270,15 +271,15 @@ def claims_table(claims: pd.DataFrame):
     Columns: the figure; the claim in the paper's words with its ``claim_id`` below; the
     paper's numbers; the paper's own test re-run on our data; our sound test, with the
     equivalence margin (for claims of no difference) and the method below; the run (seeds and
-    profile); the verdict.
+    profile); the verdict; which way and how far the deciding contrast points (``effect``).
 
     Args:
         claims: a claims ledger, as from ``load_claims``.
     """
     (figure, claim, claim_id, paper, as_published, measured, margin, method, n_seeds, profile,
-     verdict) = (_escaped(claims, column) for column in
-                 ("figure", "claim", "claim_id", "paper", "as_published", "measured", "margin",
-                  "method", "n_seeds", "profile", "verdict"))
+     verdict, effect) = (_escaped(claims, column) for column in
+                         ("figure", "claim", "claim_id", "paper", "as_published", "measured",
+                          "margin", "method", "n_seeds", "profile", "verdict", "effect"))
     margin_note = margin.where(margin == "", "<br>margin: " + margin)
     shown = pd.DataFrame({
         "Figure": figure,
@@ -288,6 +289,7 @@ def claims_table(claims: pd.DataFrame):
         "Ours": measured + margin_note + "<br><em>" + method + "</em>",
         "Run": n_seeds + " seeds, " + profile,
         "Verdict": verdict,
+        "Direction and size": effect.where(effect != "", "\u2013"),
     })
     return show_table(shown).map(lambda verdict: _VERDICT_COLOURS.get(verdict, ""),
                                  subset=["Verdict"])
@@ -492,6 +494,9 @@ def paper_scale_summary(recorded: pd.DataFrame) -> str:
             f"({figures}): {_count(counts['holds'], 'holds', 'hold')}, "
             f"{_count(counts['fails'], 'fails', 'fail')} and "
             f"{_count(counts['inconclusive'], 'is inconclusive', 'are inconclusive')}.")
+    undecided = undecided_sentence(unique)
+    if undecided:
+        text += " " + undecided
     if incomplete:
         text += (f" The records of {', '.join(incomplete)} are not complete yet; their verdicts "
                  "rest on what is recorded so far.")
@@ -530,7 +535,8 @@ def stale_records_note(recorded: pd.DataFrame):
 
 def two_layer_table(rerun: pd.DataFrame, recorded: pd.DataFrame):
     """One row per claim: the paper's number, the verdict at the paper's scale (from the
-    records) and this build's re-run, verdicts coloured (the reproduction report).
+    records) and this build's re-run, each with the direction and size of its deciding contrast
+    (the ledger's ``effect``), verdicts coloured (the reproduction report).
 
     Args:
         rerun: this build's claims (``unique_claims(load_claims())``).
@@ -543,22 +549,27 @@ def two_layer_table(rerun: pd.DataFrame, recorded: pd.DataFrame):
         if row.claim_id in paper_scale.index:
             rec = paper_scale.loc[row.claim_id]
             scale = str(rec["verdict"])
+            scale_effect = str(rec.get("effect", "") or "")
             run = f"{rec['n_seeds']} seeds" + (", stale" if bool(rec["stale"]) else "") + (
                 ", incomplete" if rec["missing"] else "")
         else:
-            scale, run = "not recorded", ""
+            scale, run, scale_effect = "not recorded", "", ""
         rows.append({
             "Figure": html.escape(str(row.figure)),
             "Claim": html.escape(str(row.claim)) + "<br><code>" + html.escape(str(row.claim_id))
             + "</code>",
             "Paper": html.escape(str(row.paper)),
             "Paper scale": scale,
+            "Paper scale: direction and size": html.escape(scale_effect) or "\u2013",
             "Record": html.escape(run),
             "This build": str(row.verdict),
+            "This build: direction and size": html.escape(str(getattr(row, "effect", "") or ""))
+            or "\u2013",
             "Re-run": html.escape(f"{row.n_seeds} seeds, {row.profile}"),
         })
-    shown = pd.DataFrame(rows, columns=["Figure", "Claim", "Paper", "Paper scale", "Record",
-                                        "This build", "Re-run"])
+    shown = pd.DataFrame(rows, columns=["Figure", "Claim", "Paper", "Paper scale",
+                                        "Paper scale: direction and size", "Record",
+                                        "This build", "This build: direction and size", "Re-run"])
     return show_table(shown).map(lambda v: _VERDICT_COLOURS.get(v, ""),
                                  subset=["Paper scale", "This build"])
 
@@ -747,3 +758,277 @@ def _check_claim_columns(claims: pd.DataFrame, where: str) -> None:
     missing = [column for column in LEDGER_COLUMNS if column not in claims.columns]
     if missing:
         raise ValueError(f"claims of {where} lack the column(s) {missing} (docs/CONTRACTS.md)")
+
+
+def rule_change_text(claim_id: str, verdict: str, first_verdict: str | None) -> str:
+    """Say plainly that a claim's rule was written after a record had been judged, and show both
+    verdicts (``valint.claims.RULE_CHANGES``); "" for a claim whose rule never changed.
+
+    Args:
+        claim_id: the claim.
+        verdict: its verdict under the rule now in force.
+        first_verdict: its verdict under the first rule (None where that cannot be computed).
+    """
+    from valint.claims import RULE_CHANGES
+
+    change = RULE_CHANGES.get(claim_id)
+    if change is None:
+        return ""
+    first = "cannot be computed here" if first_verdict is None else f"gives {first_verdict}"
+    return (f"The rule that decides {claim_id} was written on {change.written}, after the first "
+            f"paper-scale record had been judged by the first rule ({change.first_rule}). A "
+            f"rule chosen after seeing a result is weaker evidence than one fixed before it. "
+            f"Why it changed: {change.why}. Under the rule now in force ({change.rule}) the "
+            f"claim {verdict}; the first rule {first}.")
+
+
+def rule_changes_table(figures: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every verdict rule written after a paper-scale record had been judged
+    (``valint.claims.RULE_CHANGES``), with both rules' verdicts on the committed record.
+
+    Returns:
+        One row per changed rule: claim_id, written, first_rule, first_verdict, rule, verdict
+        ("not recorded" where the figure has no record).
+    """
+    from valint import records
+    from valint.claims import RULE_CHANGES, first_rule_verdicts
+
+    rows = []
+    for claim_id, change in RULE_CHANGES.items():
+        figure = claim_id.split("_")[0]
+        if figures is not None and figure not in figures:
+            continue
+        record = records.load_record(figure)
+        if record.empty:
+            first = now = "not recorded"
+        else:
+            now = str(record.claims().set_index("claim_id").loc[claim_id, "verdict"])
+            first = first_rule_verdicts(figure, record.tables).get(claim_id, "not computable")
+        rows.append({"claim_id": claim_id, "written": change.written,
+                     "first_rule": change.first_rule, "first_verdict": first,
+                     "rule": change.rule, "verdict": now})
+    return pd.DataFrame(rows, columns=["claim_id", "written", "first_rule", "first_verdict",
+                                       "rule", "verdict"])
+
+
+def _t_text(row) -> str:
+    from valint.claims import _format_statistic
+
+    return _format_statistic(row)
+
+
+def mixed_vs_paired_sentences(paired: pd.DataFrame, mixed: pd.DataFrame, *,
+                              alpha: float = 0.05) -> str:
+    """Compare the paired seed contrasts and the mixed model of Fig. 5, per contrast, in words:
+    whether their t statistics agree (within 5 %), whether they reach the same decision at
+    ``alpha``, and whether the mixed fit is degenerate (``stats.mixed_model_condition_layout``).
+
+    Args:
+        paired: ``stats.seed_contrast_tests``.
+        mixed: ``stats.mixed_model_condition_layout``.
+    """
+    by_contrast = mixed.set_index("contrast")
+    sentences = []
+    for row in paired.itertuples():
+        if row.contrast not in by_contrast.index:
+            continue
+        fit = by_contrast.loc[row.contrast]
+        t_paired, t_mixed = float(row.statistic), float(fit["statistic"])
+        same_decision = (row.p_value < alpha) == (fit["p_value"] < alpha)
+        close = (math.isfinite(t_paired) and math.isfinite(t_mixed)
+                 and abs(t_mixed - t_paired) <= 0.05 * abs(t_paired))
+        words = (f"For {row.contrast} the paired test gives {_t_text(paired.loc[row.Index])} and "
+                 f"the mixed model {_t_text(fit)}: ")
+        if not (math.isfinite(t_paired) and math.isfinite(t_mixed)):
+            words += "at least one of them is no test here (one seed, or no spread)."
+        else:
+            words += "their t statistics agree within 5 %" if close else "their t statistics differ"
+            words += (", and both reach the same decision at " if same_decision else
+                      ", and they reach different decisions at ") + f"{alpha}."
+        if not bool(fit["converged"]):
+            words += (" The mixed fit did not converge, which makes the claims inconclusive "
+                      "(the rule asks both analyses to agree).")
+        elif bool(fit.get("degenerate", False)):
+            reasons = []
+            if bool(fit["boundary"]):
+                reasons.append("its seed x condition variance is estimated at "
+                               f"{float(fit['seed_condition_variance']):.2g} (on the boundary)")
+            if not bool(fit["hessian_pd"]):
+                reasons.append("its Hessian is not positive definite")
+            words += (f" The mixed fit is degenerate ({'; '.join(reasons)}), so it is shown but "
+                      "does not decide the verdict.")
+        sentences.append(words)
+    return " ".join(sentences)
+
+
+def per_layout_sentences(per_layout: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """Say, per contrast of ``stats.per_layout_t_tests`` (paired by seed, Holm over layouts),
+    in which layouts the difference is significant after Holm's correction and which way it
+    points, and where it is not, with the estimate and its unadjusted 95 % interval."""
+    sentences = []
+    for contrast, rows in per_layout.groupby("contrast", sort=False):
+        if not rows["p_value"].notna().any():
+            sentences.append(f"For {contrast}, no layout can be tested here (one seed, or no "
+                             "spread).")
+            continue
+        significant = rows[rows["p_holm"] < alpha]
+        other = rows[~(rows["p_holm"] < alpha)]
+
+        def listed(frame):
+            return ", ".join(
+                f"{r.layout} ({r.estimate:+.3g}, 95% CI {r.ci_low:+.3g} to {r.ci_high:+.3g}, "
+                f"Holm p = {r.p_holm:.2g})" for r in frame.itertuples())
+
+        if other.empty:
+            text = (f"For {contrast}, every one of the {len(rows)} layouts differs after Holm's "
+                    f"correction at {alpha}: {listed(significant)}.")
+        elif significant.empty:
+            text = (f"For {contrast}, no layout differs after Holm's correction at {alpha}: "
+                    f"{listed(other)}.")
+        else:
+            text = (f"For {contrast}, {len(significant)} of the {len(rows)} layouts differ after "
+                    f"Holm's correction at {alpha}: {listed(significant)}; the others do not: "
+                    f"{listed(other)}.")
+        unadjusted = rows[(rows["p_value"] < alpha) & ~(rows["p_holm"] < alpha)]
+        if len(unadjusted):
+            text += (" Before the correction, p < " f"{alpha} also in "
+                     + ", ".join(unadjusted["layout"]) + ".")
+        sentences.append(text)
+    return " ".join(sentences)
+
+
+def reference_sentences(references: pd.DataFrame, value: str = "goals per episode") -> str:
+    """Say, per condition of ``stats.phase2_references``, how its last phase-2 window compares
+    with the end of phase 1 (the verdict's reference) and with the oracle over the same window
+    (descriptive), each with its 95 % interval."""
+    sentences = []
+    for condition, rows in references.groupby("condition", sort=False):
+        parts = []
+        for row in rows.itertuples():
+            if not math.isfinite(row.relative_change):
+                parts.append(f"{row.estimate:+.3g} against {row.reference}")
+                continue
+            side = "above" if row.relative_change > 0 else "below"
+            parts.append(f"{abs(row.relative_change):.0%} {side} the {row.reference} (95% CI "
+                         f"{row.relative_ci_low:+.0%} to {row.relative_ci_high:+.0%})")
+        sentences.append(f"With condition {condition}, {value} over the last phase-2 window lie "
+                         + " and ".join(parts) + ".")
+    return " ".join(sentences)
+
+
+def fig7_phase1_length_study(curves: pd.DataFrame, profile: str) -> dict:
+    """The "Re-run it yourself" chapter's check of a profile's Fig. 7 phase 1 on the record.
+
+    The length is chosen on the record's seeds ``config.PHASE1_LENGTH_CHOSEN_ON[profile]``
+    (``stats.choose_phase1_length``) and tested on the record's runs of the seeds the profile
+    runs (``stats.phase1_length_check``), lengths in steps of 2 rollouts of the paper's PPO.
+
+    Returns:
+        ``by_length`` (``stats.phase1_learning_by_length`` on the seeds chosen on; None for a
+        profile whose length was not chosen from the record), ``check`` (the one-row check, or
+        None), ``steps`` (the profile's phase-1 length) and ``sentence``.
+    """
+    from valint import stats
+    from valint.config import PAPER, PHASE1_LENGTH_CHOSEN_ON, PROFILES
+
+    prof = PROFILES[profile]
+    steps = prof.prosocial_phase1_rollouts * prof.prosocial_ppo.n_steps
+    chosen_on = PHASE1_LENGTH_CHOSEN_ON.get(profile)
+    if chosen_on is None:
+        return {"by_length": None, "check": None, "steps": steps, "sentence": (
+            f"The profile {profile} does not take its Fig. 7 phase 1 ({steps:,} steps) from the "
+            "record, so there is nothing to check here; build this chapter with the profile "
+            "quick to see the check.")}
+    lengths = [r * PAPER.prosocial_ppo.n_steps
+               for r in range(4, PAPER.prosocial_phase1_rollouts + 1, 2)]
+    by_length = stats.phase1_learning_by_length(curves, lengths, seeds=chosen_on)
+    check = stats.phase1_length_check(curves, lengths, chosen_on=chosen_on,
+                                      run_seeds=range(prof.n_seeds), profile_steps=steps)
+    row = check.iloc[0]
+    found = row["chosen_steps"] is not None and row["chosen_steps"] == row["chosen_steps"]
+    chosen = f"{int(row['chosen_steps']):,} steps" if found else "no length"
+    sentence = (
+        f"Chosen on the record's seeds {row['chosen_on']}, which the profile {profile} does not "
+        f"run, the rule gives {chosen}; the profile's phase 1 is {steps:,} steps"
+        f"{'' if row['matches'] else ', which is not the rule' + chr(39) + 's answer'}. Cut at "
+        f"that length, {row['test_learned']} of the record's {row['test_seeds']} runs of the "
+        f"seeds the profile runs ({row['run_seeds']}) had learned to help (weakest one-sided "
+        f"p = {row['test_max_p_value']:.2g}): a test of the length on seeds it was not chosen "
+        "on. A run of the profile replays these runs' first steps (the same PPO and world; "
+        "only the stacking of seeds, and with it the last bits, may differ).")
+    return {"by_length": by_length, "check": check, "steps": steps, "sentence": sentence}
+
+
+def _ppo_steps(prof, n_seeds: int) -> int:
+    """PPO environment steps of a Fig. 7 run of ``n_seeds`` seeds under ``prof``."""
+    from valint.figures import plan_figure
+    from valint.plan import workload
+
+    runs = workload(plan_figure("fig7", prof, seeds=n_seeds).plan)
+    return int((runs["rollouts"] * runs["n_steps"]).sum())
+
+
+def fig7_phase2_length_study(curves: pd.DataFrame, profile: str) -> dict:
+    """The "Re-run it yourself" chapter's resampling of the Fig. 7 record's phase 2.
+
+    Every recorded run's phase 2 is cut after shorter lengths (steps of 2 rollouts, and the
+    profile's), and both claims are judged on every group of as many of the record's seeds
+    as the profile runs (``claims.fig7_verdicts_by_phase2_length``).
+
+    Returns:
+        ``by_length`` (None where the record has fewer seeds than the profile, or the profile
+        fewer than two), ``steps`` (the profile's phase-2 length) and ``sentence``.
+    """
+    from valint import claims, stats
+    from valint.config import PAPER, PROFILES
+
+    prof = PROFILES[profile]
+    steps = prof.prosocial_phase2_rollouts * prof.prosocial_ppo.n_steps
+    recorded = int(curves["seed"].nunique())
+    n_seeds = prof.n_seeds
+    if not 2 <= n_seeds <= recorded:
+        return {"by_length": None, "steps": steps, "sentence": (
+            f"The profile {profile} runs {n_seeds} seeds and the record holds {recorded}: there "
+            "are no groups of that size to cut from it.")}
+    lengths = sorted({r * PAPER.prosocial_ppo.n_steps
+                      for r in range(2, PAPER.prosocial_phase2_rollouts + 1, 2)} | {steps})
+    by_length = claims.fig7_verdicts_by_phase2_length(curves, lengths, n_seeds=n_seeds)
+    at = by_length[by_length["env_steps"] == steps].set_index("claim_id")
+    groups = int(at["groups"].iloc[0])
+    phase1 = PAPER.prosocial_phase1_rollouts * PAPER.prosocial_ppo.n_steps
+    counts = "; ".join(
+        f"{claim_id}: {int(at.loc[claim_id, 'holds'])} hold, {int(at.loc[claim_id, 'fails'])} "
+        f"fail, {int(at.loc[claim_id, 'inconclusive'])} inconclusive"
+        for claim_id in at.index)
+    sentence = (
+        f"These are resamples, not new runs: the {groups} groups of {n_seeds} out of the "
+        f"record's {recorded} seeds overlap, and every recorded run had the full phase 1 of "
+        f"{phase1:,} steps, where the profile {profile} trains "
+        f"{prof.prosocial_phase1_rollouts * prof.prosocial_ppo.n_steps:,}. Cut at the profile's "
+        f"phase 2 of {steps:,} steps, the groups give {counts}. ")
+    reliable = stats.shortest_reliable_length(claims.fig7_phase2_summary(by_length),
+                                              passed="decided", of="groups")
+    if reliable is None:
+        sentence += "At none of the lengths tried does every group get a verdict on both claims."
+    elif reliable <= steps:
+        sentence += (f"Every group gets a verdict (holds or fails) on both claims from "
+                     f"{reliable:,} steps of phase 2 on.")
+    else:
+        rollouts = -(-reliable // prof.prosocial_ppo.n_steps)
+        longer = prof.with_overrides(prosocial_phase2_rollouts=rollouts)
+        sentence += (
+            f"Every group gets a verdict (holds or fails) on both claims from {reliable:,} steps "
+            f"of phase 2 on; a phase 2 of {rollouts} rollouts would make the figure train "
+            f"{_ppo_steps(longer, n_seeds) / _ppo_steps(prof, n_seeds):.2f} times the PPO steps "
+            "it trains now.")
+    return {"by_length": by_length, "steps": steps, "sentence": sentence}
+
+
+def undecided_sentence(claims: pd.DataFrame) -> str:
+    """Every claim of a ledger that fails or is inconclusive, with the direction and size of
+    its deciding contrast (the ledger's ``effect``): "fig6_reward_hacking fails: goals per
+    episode +40% (...)."; "" when every claim holds."""
+    undecided = claims[claims["verdict"] != "holds"]
+    return " ".join(
+        f"{row.claim_id} {row.verdict if row.verdict == 'fails' else 'is inconclusive'}: "
+        f"{getattr(row, 'effect', '') or 'no effect recorded'}." for row in undecided.itertuples())

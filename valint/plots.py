@@ -429,7 +429,7 @@ def plot_phase1_length(by_length: pd.DataFrame, *, chosen: int | None = None,
     ax.axhline(int(by_length["seeds"].max()), color="0.6", ls="--", lw=1)
     if chosen is not None:
         ax.axvline(chosen, color=COLOURS["train"], lw=1.2)
-        ax.annotate("quick profile", (chosen, 0.5), xytext=(4, 0), textcoords="offset points",
+        ax.annotate("profile", (chosen, 0.5), xytext=(4, 0), textcoords="offset points",
                     color=COLOURS["train"], fontsize=9)
     ax.set_ylim(0, int(by_length["seeds"].max()) + 0.5)
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
@@ -441,33 +441,37 @@ def plot_phase1_length(by_length: pd.DataFrame, *, chosen: int | None = None,
 
 def plot_phase2_length(by_length: pd.DataFrame, *, chosen: int | None = None,
                        ax: Axes | None = None) -> Figure:
-    """How often would a few seeds decide the Fig. 7 claims, had phase 2 ended earlier?
+    """How do groups of the recorded seeds come out, had phase 2 of Fig. 7 ended earlier?
+
+    The groups are resamples of one record's seeds (they overlap), each with the record's full
+    phase 1: the shares describe those seeds, not the chance that a new run decides.
 
     Args:
         by_length: from ``valint.claims.fig7_verdicts_by_phase2_length``.
-        chosen: a phase-2 length to mark (this page's profile's), in environment steps.
+        chosen: a phase-2 length to mark (a profile's), in environment steps.
         ax: Axis to draw on; a new figure when ``None``.
 
     Returns:
-        The figure: per claim, the share of groups of seeds given a verdict (holds or fails)
-        against the length of phase 2, in the colour of the claim's condition.
+        The figure: per claim, in the colour of the claim's condition, the share of groups whose
+        verdict is holds (solid) and fails (dotted), against the length of phase 2.
     """
     _require_columns(by_length, ["env_steps", "claim_id", "groups", "holds", "fails"], "by_length")
     fig, ax = _new_axes(ax, (6.0, 3.0))
     for claim_id, rows in by_length.groupby("claim_id", sort=False):
         condition = "isr" if "_isr_" in claim_id else "none"
-        share = 100 * (rows["holds"] + rows["fails"]) / rows["groups"]
-        ax.step(rows["env_steps"], share, where="mid", color=COLOURS[condition], lw=1.4,
-                label=LABELS[condition])
+        for verdict, style in (("holds", "-"), ("fails", ":")):
+            share = 100 * rows[verdict] / rows["groups"]
+            ax.step(rows["env_steps"], share, where="mid", color=COLOURS[condition], lw=1.4,
+                    ls=style, label=f"{LABELS[condition]}: {verdict}")
     ax.axhline(100, color="0.6", ls="--", lw=1)
     if chosen is not None:
         ax.axvline(chosen, color="0.15", lw=1.2)
-        ax.annotate("this page", (chosen, 4), xytext=(4, 0), textcoords="offset points",
+        ax.annotate("profile", (chosen, 4), xytext=(4, 0), textcoords="offset points",
                     color="0.15", fontsize=9)
     ax.set_ylim(0, 105)
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_xlabel("length of phase 2 (environment steps)")
-    ax.set_ylabel("groups given a verdict (%)")
+    ax.set_ylabel("groups of recorded seeds (%)")
     ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
               title="claim about", title_fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)

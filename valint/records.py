@@ -490,6 +490,8 @@ def _claim_rows(figure: str, path: Path) -> list[dict[str, Any]]:
     def row(item: str, recorded: str, found: str, agree: bool = False) -> dict[str, Any]:
         return {"part": path.name, "item": item, "recorded": recorded, "found": found, "agree": agree}
 
+    from valint.claims import RULE_CHANGES, first_rule_verdicts
+
     read = {csv.name: _read_table(csv) for csv in sorted(path.glob("*.csv"))}
     broken = [row(name, "a readable CSV", frame) for name, frame in read.items() if isinstance(frame, str)]
     if broken:
@@ -504,12 +506,23 @@ def _claim_rows(figure: str, path: Path) -> list[dict[str, Any]]:
     ledger = read["claims.csv"]
     if not {"claim_id", "verdict"} <= set(ledger.columns):
         return [row("claims.csv", "columns claim_id and verdict", f"columns {list(ledger.columns)}")]
-    recorded = ledger.set_index("claim_id")["verdict"]
+    ledger = ledger.set_index("claim_id")
+    recorded = ledger["verdict"]
     if recorded.index.duplicated().any():
         return [row("claims.csv", "one row per claim", "a claim listed twice")]
-    return [row(f"claim {claim_id}", recorded.get(claim_id, "absent"), again.get(claim_id, "absent"),
-                recorded.get(claim_id, "absent") == again.get(claim_id, "absent"))
-            for claim_id in sorted(set(recorded.index) | set(again.index))]
+    first = first_rule_verdicts(figure, tables)
+    rows = []
+    for claim_id in sorted(set(recorded.index) | set(again.index)):
+        said, now = recorded.get(claim_id, "absent"), again.get(claim_id, "absent")
+        change = RULE_CHANGES.get(claim_id)
+        method = str(ledger.loc[claim_id, "method"]) if "method" in ledger and claim_id in ledger.index else ""
+        if change is not None and claim_id in recorded.index and claim_id in first and change.marker not in method:
+            rows.append(row(f"claim {claim_id}", said,
+                            f"{first[claim_id]} (first rule; the rule now in force gives {now})",
+                            said == first[claim_id]))
+        else:
+            rows.append(row(f"claim {claim_id}", said, now, said == now))
+    return rows
 
 
 def check_record(figure: str, root: Path | None = None) -> pd.DataFrame:
@@ -521,9 +534,14 @@ def check_record(figure: str, root: Path | None = None) -> pd.DataFrame:
         figure: one of ``valint.figures.FIGURES``.
         root: the records folder (default :data:`RECORDS_ROOT`), e.g. a copy of it.
 
+    A ledger row written before its claim's rule was replaced (``valint.claims.RULE_CHANGES``:
+    its ``method`` lacks the new rule's marker) is compared with the verdict of the rule it was
+    judged by, the first one; ``current`` gives the verdict of the rule now in force.
+
     Returns:
         One row per part and item (a file, or ``claim <id>``): part, item, recorded, found,
-        agree; empty when the figure has no part.
+        agree; empty when the figure has no part. A claim judged by its first rule says so in
+        ``found``, with the verdict of the rule now in force.
     """
     rows = []
     for path in part_candidates(figure, root):
