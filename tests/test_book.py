@@ -600,3 +600,15 @@ def test_teaching_page_shows_the_build_times_of_its_live_runs(built_book: BuiltB
     for part in ("A lecture on Figures 1 and 4", "A lab on Figures 5 and 6", "Exercise"):
         assert part in html
     assert "Solution" not in html.split("A lecture on Figures 1 and 4", 1)[1]
+
+
+def test_the_robustness_sentence_names_the_variants_that_did_not_learn_to_help():
+    from valint import pages
+
+    summary = pd.DataFrame({"layout_rule": ["authors", "goal-branch"], "obs_scale": ["raw", "raw"],
+                            "random_learner": [0.35, 0.07], "sixth 1": [0.3, 0.1], "sixth 6": [0.9, 0.05]})
+    text = pages.robustness_sentence(summary)
+    assert "at or below the random level in goal-branch with raw inputs" in text
+    assert "above it in authors with raw inputs" in text and "depends on these choices" in text
+    both = summary.assign(**{"sixth 6": [0.9, 0.2]})
+    assert "does not hinge" in pages.robustness_sentence(both)

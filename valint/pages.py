@@ -1032,3 +1032,24 @@ def undecided_sentence(claims: pd.DataFrame) -> str:
     return " ".join(
         f"{row.claim_id} {row.verdict if row.verdict == 'fails' else 'is inconclusive'}: "
         f"{getattr(row, 'effect', '') or 'no effect recorded'}." for row in undecided.itertuples())
+
+
+def robustness_sentence(summary: pd.DataFrame) -> str:
+    """What the Fig. 7 robustness table says about the two unreported choices, computed: the
+    variants of the world whose helping ended phase 1 above a random learner's level and those
+    where it did not (``valint.figures.fig7_robustness_summary``)."""
+    last = [column for column in summary.columns if column.startswith("sixth")][-1]
+    rose = summary[summary[last] > summary["random_learner"]]
+    flat = summary.drop(rose.index)
+
+    def variants(frame: pd.DataFrame) -> str:
+        return ", ".join(f"{r.layout_rule} with {r.obs_scale} inputs" for r in frame.itertuples())
+
+    if flat.empty:
+        return ("In this build every variant ended phase 1 above its random level, so at this "
+                "scale the result does not hinge on these two choices.")
+    text = f"In this build helping ended phase 1 at or below the random level in {variants(flat)}"
+    if len(rose):
+        text += f", and above it in {variants(rose)}"
+    return (text + ": where it did not rise, phase 1 left nothing to internalize, so Figure 7 "
+            "depends on these choices.")
