@@ -1372,6 +1372,12 @@ def phase_window_test(
         result.insert(0, "condition", condition)
         result["window_episodes"] = int(one["window_episodes"].max())
         rows.append(result)
+    return _relative_window_tests(rows)
+
+
+def _relative_window_tests(rows: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Paired window tests, one per condition, with the change relative to the reference
+    (``mean_b``) and the columns both phase-2 comparisons return."""
     out = pd.concat(rows, ignore_index=True)
     out = _relative(out, out["mean_b"])
     return out[[*RESULT_COLUMNS, "condition", "mean_a", "mean_b", "n_seeds", "window_episodes",
@@ -1438,10 +1444,7 @@ def phase2_vs_oracle_test(
         result.insert(0, "condition", condition)
         result["window_episodes"] = w
         out.append(result)
-    result = pd.concat(out, ignore_index=True)
-    result = _relative(result, result["mean_b"])
-    return result[[*RESULT_COLUMNS, "condition", "mean_a", "mean_b", "n_seeds", "window_episodes",
-                   "relative_change", "relative_ci_low", "relative_ci_high"]]
+    return _relative_window_tests(out)
 
 
 def phase2_references(
