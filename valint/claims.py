@@ -234,7 +234,7 @@ class RuleChange:
 RULE_CHANGES: dict[str, RuleChange] = {
     "fig3_isr_no_train_test_gap": RuleChange(
         claim_id="fig3_isr_no_train_test_gap",
-        written="2026-12-06, issue 29",
+        written="2026-12-06",
         first_rule="two-sided equivalence (TOST) of the held-out MSE and the MSE on the whole "
         "training split at the end of training, within +/-25 % of the train MSE",
         rule="one-sided non-inferiority of the held-out MSE against the MSE of the last "
@@ -243,7 +243,7 @@ RULE_CHANGES: dict[str, RuleChange] = {
         "nine tenths, whose early states are far harder (the error falls about tenfold along "
         "phase 1); the claim is about overfitting, which would lift the held-out error above "
         "that of training states of the same time, not about how hard early phase 1 is",
-        marker="rule written after the first record's result (issue 29)",
+        marker="rule written after the first record's result",
     ),
 }
 """Verdict rules changed after a paper-scale record was judged (:class:`RuleChange`)."""
