@@ -174,7 +174,7 @@ QUICK = Profile(
     phase2_rollouts=20,
     long_phase2_rollouts=20,
     isr_prosocial=ISRConfig(batch_size=10, epochs=2, test_fraction=0.0),
-    prosocial_phase1_rollouts=38,
+    prosocial_phase1_rollouts=72,
     prosocial_phase2_rollouts=13,
     robustness_rollouts=12,
     robustness_seeds=2,
@@ -191,7 +191,7 @@ QUICK = Profile(
         "120,832.",
         "Phase 2: 20 rollouts = 10,240 steps instead of 120,832 (Figs. 1, 4) and 241,664 "
         "(Figs. 5, 6).",
-        "Fig. 7: phase 1 of 38 rollouts = 77,824 steps instead of 241,664: the shortest length "
+        "Fig. 7: phase 1 of 72 rollouts = 147,456 steps instead of 241,664: the shortest length "
         "from which on every one of the paper-scale record's seeds 5-9, which this profile does "
         "not run, had learned to help at every longer length (last against first tenth of its "
         "phase 1 cut at that length, five blocks of episodes per tenth, one-sided Welch test on "
