@@ -336,7 +336,13 @@ def test_a_fig5_record_of_the_fixed_code_is_not_taken_for_the_late_checkpoint():
     fixed = science_code_hash("grid")
     rows = agreement.protocol_differences({"fig5": {fixed}, "fig4": {fixed}})
     late = rows[rows["difference"].str.contains("one PPO update late")].iloc[0]
-    assert "later than the code known to have it" in late["status"]
+    assert late["status"].startswith("fixed: the committed record was made by science code")
+    world = agreement.protocol_differences({"fig7": {science_code_hash("prosocial")}})
+    rule = world[world["difference"].str.contains("interior windows only")].iloc[0]
+    assert rule["status"].startswith("fixed:")
+    other = agreement.protocol_differences({"fig7": {"0123456789abcdef"}})
+    rule = other[other["difference"].str.contains("interior windows only")].iloc[0]
+    assert "later than the code known to have it" in rule["status"]
 
 
 def test_initial_policy_level_averages_the_first_rollout_per_seed():

@@ -408,6 +408,9 @@ class ProtocolDifference:
     """Science-code hashes known to have it (with every code declared the same,
     ``valint.provenance.SAME_SCIENCE``); ``None`` for a deliberate, permanent decision of the
     project, which every record has."""
+    fixed_in: tuple[str, ...] = ()
+    """Science-code hashes known to be free of it (the code that fixed it, with every code
+    declared the same for the record's figure)."""
 
 
 KNOWN_DIFFERENCES: tuple[ProtocolDifference, ...] = (
@@ -437,14 +440,14 @@ KNOWN_DIFFERENCES: tuple[ProtocolDifference, ...] = (
         "The best phase-1 checkpoint was stored one PPO update late: the weights after the "
         "update that followed the scored episodes, not the weights that played them; the final "
         "update of phase 1, never a candidate for the authors, was picked for 6 of 10 seeds.",
-        "PAPER.md §6", ("328d367987f49a17",)),
+        "PAPER.md §6", ("328d367987f49a17",), ("f063b3f52506a1a7",)),
     ProtocolDifference(
         "7", "fig7", "the levels of every curve",
         "The two-agent world's layout rule checked the 2×2 rule on interior windows only and "
         "placed the learner in the partner's part when the goal's part had no leaf: a world "
         "where a random learner reaches 0.27 partner goals per episode, against about 0.34 in "
         "the authors'.",
-        "PAPER.md §7", ("328d367987f49a17",)),
+        "PAPER.md §7", ("328d367987f49a17",), ("17249432bc6b4302",)),
     ProtocolDifference(
         "7", "fig7", "the spread across seeds",
         "The authors' two-agent environment reset the global NumPy seed in its constructor, so "
@@ -477,8 +480,12 @@ def protocol_differences(record_codes: Mapping[str, set[str] | frozenset[str]]) 
             status = "in every record: a decision of this project, not a defect"
         else:
             known = frozenset().union(*(same_science_codes(c, diff.record) for c in diff.known_in))
+            fixed = frozenset().union(*(same_science_codes(c, diff.record) for c in diff.fixed_in))
             has = [c for c in codes if c in known]
-            if len(has) == len(codes):
+            if all(c in fixed for c in codes):
+                status = (f"fixed: the committed record was made by science code "
+                          f"{', '.join(codes)}, which follows PAPER.md")
+            elif len(has) == len(codes):
                 status = (f"in the committed record: made by science code {', '.join(codes)}, "
                           "which has it")
             elif has:
