@@ -416,7 +416,7 @@ def test_agreement_chapter_is_registered_after_the_figures_and_before_the_report
 
 
 @pytest.mark.slow
-def test_statistics_and_agreement_chapters_run_in_a_clone_with_nothing_beside_it(tmp_path):
+def test_statistics_and_agreement_chapters_run_in_a_clone_with_nothing_beside_it(tmp_path, monkeypatch):
     """Copy the package, the chapters and the records into an empty folder, so that no folder
     of the authors' numbers exists beside the copy, and execute both chapters there with
     papermill."""
@@ -430,20 +430,13 @@ def test_statistics_and_agreement_chapters_run_in_a_clone_with_nothing_beside_it
            "VALINT_BOOK_GENERATED": str(tmp_path / "generated"),
            "VALINT_BOOK_SOURCE": str(clone), "VALINT_PROGRESS": "0", "TQDM_DISABLE": "1",
            "MPLBACKEND": "Agg"}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        for chapter in ("agreement", "statistics"):
-            papermill.execute_notebook(str(clone / "notebooks" / f"{chapter}.ipynb"),
-                                       str(tmp_path / f"{chapter}.ipynb"),
-                                       parameters={"profile": "smoke"}, kernel_name="python3",
-                                       progress_bar=False, cwd=str(tmp_path))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for chapter in ("agreement", "statistics"):
+        papermill.execute_notebook(str(clone / "notebooks" / f"{chapter}.ipynb"),
+                                   str(tmp_path / f"{chapter}.ipynb"),
+                                   parameters={"profile": "smoke"}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
     glued = _glued(tmp_path / "statistics.ipynb")
     assert round(glued["a4_fi_t"], 2) == -2.38 and glued["a4_fi_df"] == 18
     assert round(glued["a4_io_t"], 2) == -1.02 and round(glued["a4_io_p"], 2) == 0.32
